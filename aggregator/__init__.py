@@ -1,0 +1,1 @@
+"""The network: asks every member beacon at once and merges their answers."""
