@@ -127,3 +127,113 @@ class VariantRecord:
         if self.allele_count is None or not self.allele_number:
             return None
         return self.allele_count / self.allele_number
+
+
+# --- Queries -----------------------------------------------------------------------------
+
+
+class QueryKind(enum.StrEnum):
+    """The shape of a genomic variant query (Beacon v2 ``g_variants``)."""
+
+    SEQUENCE = "sequence"  # start (+ referenceBases) + alternateBases: one allele
+    RANGE = "range"  # any allele overlapping [start, end)
+    BRACKET = "bracket"  # start in [start_min, start_max] and end in [end_min, end_max]
+    GENE = "gene"  # alleles annotated with, or lying in, a gene
+    IDENTIFIER = "identifier"  # one variant by its variantInternalId
+
+
+class IncludeResultsets(enum.StrEnum):
+    """Which per-dataset result sets a response lists (``includeResultsetResponses``)."""
+
+    HIT = "HIT"
+    MISS = "MISS"
+    ALL = "ALL"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True, slots=True)
+class VariantTypeMatch:
+    """Stored ``variant_type`` values a queried variantType stands for.
+
+    A stored type matches when it is one of ``exact``, or its family (the part before the first
+    ``:``, so ``DEL:ME:ALU`` is in family ``DEL``) is one of ``families``. ``structural_only``
+    restricts the match to symbolic / breakend alleles (copy-number terms never match a
+    one-base sequence deletion).
+    """
+
+    query_term: str
+    exact: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    structural_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VariantQuery:
+    """One normalised genomic variant query. Coordinates are 0-based, half-open.
+
+    ``reference_name`` is canonical (``17``, ``X``, ``MT``); ``assembly`` is ``GRCh37``,
+    ``GRCh38`` or ``None`` (any). For SEQUENCE queries ``start``/``end`` and the bases are the
+    allele in the trimmed form of :func:`beacon.normalize.trim` (``N`` in the bases matches
+    exactly one base); ``reference_bases`` is ``None`` when the caller gave none, and then the
+    allele is matched on its trimmed *or* its VCF spelling at ``start`` (``vcf_start``).
+    For RANGE, ``[start, end)`` is the window. For BRACKET, ``start``..``start_max`` and
+    ``end``..``end_max`` are inclusive bounds on the allele's start and end.
+    ``variant_min_length``/``variant_max_length`` bound the allele length in bases.
+    """
+
+    kind: QueryKind
+    reference_name: str | None = None
+    assembly: str | None = None
+    start: int | None = None
+    end: int | None = None
+    start_max: int | None = None
+    end_max: int | None = None
+    reference_bases: str | None = None
+    alternate_bases: str | None = None
+    variant_type: VariantTypeMatch | None = None
+    variant_min_length: int | None = None
+    variant_max_length: int | None = None
+    mate_name: str | None = None
+    gene_id: str | None = None
+    variant_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BeaconRequest:
+    """A parsed, validated Beacon v2 ``g_variants`` request.
+
+    ``requested_granularity`` is what the caller asked for (the answer may be lower);
+    ``dataset_ids`` is ``None`` for "every dataset the caller may see". ``skip``/``limit``
+    page the records of each result set (``limit`` is at least 1). ``received`` is the
+    ``receivedRequestSummary`` to echo (camelCase JSON, as the caller sent it), and
+    ``requested_schemas`` the schema ids the caller asked for.
+    """
+
+    query: VariantQuery
+    requested_granularity: Granularity = Granularity.BOOLEAN
+    include_resultset_responses: IncludeResultsets = IncludeResultsets.HIT
+    skip: int = 0
+    limit: int = 10
+    dataset_ids: tuple[str, ...] | None = None
+    filters: tuple[str, ...] = ()
+    test_mode: bool = False
+    api_version: str = "v2.0.0"
+    requested_schemas: tuple[str, ...] = ()
+    received: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetHits:
+    """What one dataset holds for one query: the total and one page of alleles.
+
+    ``total`` counts every matching allele; ``records`` is the requested page (empty unless
+    records were asked for). ``dataset`` is the stored dataset the hits come from.
+    """
+
+    dataset: Dataset
+    total: int
+    records: tuple[VariantRecord, ...] = ()
+
+    @property
+    def exists(self) -> bool:
+        return self.total > 0
