@@ -43,6 +43,12 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     cors_origins: tuple[str, ...] = ("*",)
     log_level: str = "INFO"
+    trusted_issuers_file: Path | None = None
+    """TOML/JSON file of trusted token and visa issuers; ``None`` = every caller anonymous."""
+    auth_audience: tuple[str, ...] = ()
+    auth_algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256", "RS384", "PS384", "ES384")
+    auth_leeway_s: float = 30.0
+    auth_http_timeout_s: float = 5.0
 
 
 _ENV_PREFIX = "BEACON_"
@@ -66,6 +72,13 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise InvalidRequest(f"{key} must be a number, got {raw!r}", parameter=key) from exc
+
+
+def _csv(env: Mapping[str, str], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    return tuple(v.strip() for v in raw.split(",") if v.strip())
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -96,4 +109,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if origins
         else d.cors_origins,
         log_level=env.get("BEACON_LOG_LEVEL", d.log_level).upper(),
+        trusted_issuers_file=Path(env["BEACON_TRUSTED_ISSUERS"])
+        if env.get("BEACON_TRUSTED_ISSUERS")
+        else None,
+        auth_audience=_csv(env, "BEACON_AUDIENCE", d.auth_audience),
+        auth_algorithms=_csv(env, "BEACON_AUTH_ALGORITHMS", d.auth_algorithms),
+        auth_leeway_s=_float(env, "BEACON_AUTH_LEEWAY_S", d.auth_leeway_s),
+        auth_http_timeout_s=_float(env, "BEACON_AUTH_HTTP_TIMEOUT_S", d.auth_http_timeout_s),
     )
