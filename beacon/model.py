@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from beacon.errors import InvalidRequest
+
 
 class SecurityLevel(enum.StrEnum):
     """Who may see a dataset at all (Beacon v2 ``securityLevel``)."""
@@ -54,6 +56,51 @@ class Consent(enum.StrEnum):
     NONE = "none"  # nothing at all
 
 
+class CountMode(enum.StrEnum):
+    """How low counts are reported to callers below record granularity (:mod:`beacon.policy`)."""
+
+    EXACT = "exact"  # as they are
+    FLOOR = "floor"  # 0 < n < t reported as t
+    ROUND = "round"  # n > 0 rounded up to a multiple of t
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosurePolicy:
+    """Per-dataset disclosure limits (decisions in :mod:`beacon.policy`). Defaults protect.
+
+    ``anonymous``/``registered``/``controlled`` are the highest granularity per access tier
+    (visibility itself comes from the security level); they never decrease with the tier.
+    ``count_mode``/``count_threshold`` adjust low counts; ``count_threshold`` is at least 1.
+    ``public_min_carriers`` is k: anonymous callers learn nothing about an allele carried by
+    fewer than k eligible participants (0 or 1 disables it).
+
+    Raises :class:`InvalidRequest` (naming the camelCase field) for inconsistent values.
+    """
+
+    anonymous: Granularity = Granularity.BOOLEAN
+    registered: Granularity = Granularity.COUNT
+    controlled: Granularity = Granularity.RECORD
+    count_mode: CountMode = CountMode.FLOOR
+    count_threshold: int = 5
+    public_min_carriers: int = 5
+
+    def __post_init__(self) -> None:
+        if self.registered.rank < self.anonymous.rank:
+            raise InvalidRequest(
+                "registered granularity may not be lower than anonymous", parameter="registered"
+            )
+        if self.controlled.rank < self.registered.rank:
+            raise InvalidRequest(
+                "controlled granularity may not be lower than registered", parameter="controlled"
+            )
+        if self.count_threshold < 1:
+            raise InvalidRequest("countThreshold must be at least 1", parameter="countThreshold")
+        if self.public_min_carriers < 0:
+            raise InvalidRequest(
+                "publicMinCarriers must not be negative", parameter="publicMinCarriers"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Dataset:
     """One dataset as stored. Counts are kept current by loads and sample removals."""
@@ -72,6 +119,8 @@ class Dataset:
     call_count: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    policy: DisclosurePolicy = DisclosurePolicy()
+    """What each access tier may learn from this dataset."""
 
 
 @dataclass(frozen=True, slots=True)

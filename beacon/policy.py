@@ -28,18 +28,31 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from beacon.errors import InvalidRequest
-from beacon.model import Granularity
+from beacon.model import CountMode, DisclosurePolicy, Granularity
 
 if TYPE_CHECKING:
     from beacon.access import Caller, Tier
 
-
-class CountMode(enum.StrEnum):
-    """How low counts are reported to callers below record granularity."""
-
-    EXACT = "exact"  # as they are
-    FLOOR = "floor"  # 0 < n < t reported as t
-    ROUND = "round"  # n > 0 rounded up to a multiple of t
+__all__ = [
+    "DEFAULT_POLICY",
+    "OPEN_POLICY",
+    "UNLIMITED_BUDGET",
+    "AdjustedCount",
+    "CountMode",
+    "CountPrecision",
+    "DisclosurePolicy",
+    "QueryBudget",
+    "adjust_count",
+    "budget_identity",
+    "budget_limit",
+    "combined_precision",
+    "eligible_carriers",
+    "hides_allele",
+    "load_budget",
+    "max_granularity",
+    "policy_from_json",
+    "policy_to_json",
+]
 
 
 class CountPrecision(enum.StrEnum):
@@ -51,43 +64,6 @@ class CountPrecision(enum.StrEnum):
 
 
 _TIERS = ("anonymous", "registered", "controlled")
-
-
-@dataclass(frozen=True, slots=True)
-class DisclosurePolicy:
-    """Per-dataset disclosure limits. Defaults are the protective public configuration.
-
-    ``anonymous``/``registered``/``controlled`` are the highest granularity per access tier
-    (visibility itself comes from the dataset's security level); they never decrease with the
-    tier. ``count_mode``/``count_threshold`` adjust low counts (see the module docstring);
-    ``count_threshold`` is at least 1. ``public_min_carriers`` is k: anonymous callers are told
-    nothing about an allele carried by fewer than k eligible participants (0 or 1 disables it).
-
-    Raises :class:`InvalidRequest` (naming the field) when the values are inconsistent.
-    """
-
-    anonymous: Granularity = Granularity.BOOLEAN
-    registered: Granularity = Granularity.COUNT
-    controlled: Granularity = Granularity.RECORD
-    count_mode: CountMode = CountMode.FLOOR
-    count_threshold: int = 5
-    public_min_carriers: int = 5
-
-    def __post_init__(self) -> None:
-        if self.registered.rank < self.anonymous.rank:
-            raise InvalidRequest(
-                "registered granularity may not be lower than anonymous", parameter="registered"
-            )
-        if self.controlled.rank < self.registered.rank:
-            raise InvalidRequest(
-                "controlled granularity may not be lower than registered", parameter="controlled"
-            )
-        if self.count_threshold < 1:
-            raise InvalidRequest("countThreshold must be at least 1", parameter="countThreshold")
-        if self.public_min_carriers < 0:
-            raise InvalidRequest(
-                "publicMinCarriers must not be negative", parameter="publicMinCarriers"
-            )
 
 
 DEFAULT_POLICY = DisclosurePolicy()
