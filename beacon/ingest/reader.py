@@ -1,0 +1,364 @@
+"""VCF/BCF reading with cyvcf2: header facts, then batches of ``variant`` rows.
+
+Reads VCF (plain, gzip or BGZF) and BCF, sorted or not. Each record is split into its ALT
+alleles; each allele becomes one row tuple in :data:`beacon.storage.load.VARIANT_COLUMNS`
+order (shapes from :mod:`beacon.ingest.alleles`, counts from
+:mod:`beacon.ingest.genotypes`, vectorised over a batch of records). Anything not stored is
+counted by :class:`SkipReason`; under ``strict`` a problem raises :class:`LoadError`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from beacon import normalize
+from beacon.errors import InvalidRequest, LoadError
+from beacon.ingest import alleles, genes, genotypes
+from beacon.ingest.options import SkipReason
+from beacon.model import CountSource
+
+BATCH_RECORDS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class FileHeader:
+    """What a VCF header says: samples (file order), INFO ids, contig lengths; and the
+    file's size in bytes."""
+
+    samples: tuple[str, ...]
+    info: dict[str, str]
+    contig_lengths: dict[str, int]
+    size_bytes: int = 0
+
+    def count_source(self, selected_samples: int) -> CountSource:
+        """Genotypes when samples are loaded, else INFO AC when declared, else presence."""
+        if selected_samples:
+            return CountSource.GENOTYPES
+        if "AC" in self.info:
+            return CountSource.INFO
+        return CountSource.PRESENCE
+
+
+@dataclass(frozen=True, slots=True)
+class ParsePlan:
+    """Everything a reader process needs (picklable). ``sample_index`` maps each loaded
+    sample id to its index in the dataset's sample list."""
+
+    path: str
+    dataset_id: str
+    assembly: str
+    samples: tuple[str, ...] | None
+    sample_index: dict[str, int]
+    count_source: CountSource
+    pass_only: bool
+    strict: bool
+    batch_records: int = BATCH_RECORDS
+
+
+@dataclass(slots=True)
+class Batch:
+    """Rows of up to ``batch_records`` records, with what was read and skipped for them."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    records: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    chromosomes: set[str] = field(default_factory=set)
+
+
+def _open(path: str, samples: list[str] | None = None) -> Any:
+    import cyvcf2
+
+    if not Path(path).is_file():
+        raise LoadError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if samples is None:
+                return cyvcf2.VCF(path, lazy=True, threads=1)
+            return cyvcf2.VCF(path, samples=samples, lazy=True, threads=1)
+    except (OSError, ValueError, TypeError) as exc:
+        raise LoadError(f"{path}: not a readable VCF or BCF file ({exc})") from exc
+
+
+def read_header(path: str) -> FileHeader:
+    """Header facts of ``path``; raises :class:`LoadError` when it is not a VCF/BCF."""
+    vcf = _open(path)
+    try:
+        info: dict[str, str] = {}
+        contigs: dict[str, int] = {}
+        for h in vcf.header_iter():
+            kind = h.type
+            if kind not in ("INFO", "CONTIG"):
+                continue
+            fields = h.info()
+            ident = fields.get("ID")
+            if not ident:
+                continue
+            if kind == "INFO":
+                info[ident] = fields.get("Description", "").strip('"')
+            elif str(fields.get("length", "")).isdigit():
+                contigs[ident] = int(fields["length"])
+        return FileHeader(tuple(vcf.samples), info, contigs, Path(path).stat().st_size)
+    finally:
+        vcf.close()
+
+
+class _Skips:
+    __slots__ = ("counts", "strict")
+
+    def __init__(self, strict: bool) -> None:
+        self.counts: dict[str, int] = {}
+        self.strict = strict
+
+    def add(self, reason: str, where: str) -> None:
+        if self.strict and reason in SkipReason.PROBLEMS:
+            raise LoadError(f"{where}: {reason.replace('_', ' ')} (--strict)")
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+
+
+def _chromosome(raw: str, assembly: str) -> str:
+    try:
+        name, implied = normalize.chromosome_and_assembly(raw)
+    except InvalidRequest:
+        return SkipReason.UNPLACED_CONTIG
+    if implied is not None and implied != assembly:
+        return SkipReason.ASSEMBLY_MISMATCH
+    return name
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
+def _per_allele(value: Any, i: int) -> int | None:
+    """The ``i``-th value of a Number=A INFO field (cyvcf2 gives a scalar for one ALT)."""
+    if isinstance(value, tuple | list):
+        return _int_or_none(value[i]) if i < len(value) else None
+    return _int_or_none(value) if i == 0 else None
+
+
+@dataclass(slots=True)
+class _Pending:
+    chrom: str
+    pos: int
+    ref: str
+    variant_id: str | None
+    filter_pass: bool
+    gene_ids: list[str]
+    shapes: list[tuple[int, str, alleles.Shape]]  # (1-based allele index, ALT, shape)
+    info_ac: Any
+    info_an: Any
+
+
+def read_batches(plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
+    """Yield batches of rows for every record of ``plan.path``.
+
+    Raises :class:`LoadError` for an unreadable file and, under ``strict``, for the first
+    problem record (naming its position).
+    """
+    vcf = _open(plan.path, list(plan.samples) if plan.samples is not None else None)
+    try:
+        yield from _read(vcf, plan, header)
+    finally:
+        vcf.close()
+
+
+def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
+    use_gt = plan.count_source is CountSource.GENOTYPES
+    use_info = plan.count_source is CountSource.INFO
+    file_samples = list(vcf.samples) if use_gt else []
+    smap = np.array([plan.sample_index[s] for s in file_samples], dtype=np.int64)
+    gene_fields = genes.gene_fields(header.info)
+    chrom_cache: dict[str, str] = {}
+    dataset_id = plan.dataset_id
+    pending: list[_Pending] = []
+    gt_arrays: list[npt.NDArray[np.int16]] = []
+    batch = Batch()
+    skips = _Skips(plan.strict)
+    n = 0
+    for v in vcf:
+        n += 1
+        batch.records += 1
+        raw_chrom = v.CHROM
+        chrom = chrom_cache.get(raw_chrom)
+        if chrom is None:
+            chrom = chrom_cache[raw_chrom] = _chromosome(raw_chrom, plan.assembly)
+        pos = v.POS
+        where = f"record {n} ({raw_chrom}:{pos})"
+        if chrom in SkipReason.PROBLEMS:
+            skips.add(chrom, where)
+            continue
+        filter_pass = v.FILTER is None
+        if plan.pass_only and not filter_pass:
+            skips.add(SkipReason.NOT_PASS, where)
+            continue
+        ref = v.REF
+        info = v.INFO
+        alts = v.ALT
+        end_info = svlen = None
+        shapes: list[tuple[int, str, alleles.Shape]] = []
+        for i, alt in enumerate(alts):
+            if alt.startswith("<"):
+                if end_info is None:
+                    end_info = _int_or_none(info.get("END"))
+                    svlen = info.get("SVLEN")
+                shp = alleles.shape(
+                    pos,
+                    ref,
+                    alt,
+                    end_info=end_info,
+                    svlen=_per_allele(svlen, i),
+                    contig_length=header.contig_lengths.get(raw_chrom),
+                )
+            else:
+                shp = alleles.shape(
+                    pos, ref, alt, contig_length=header.contig_lengths.get(raw_chrom)
+                )
+            if isinstance(shp, str):
+                skips.add(shp, where)
+            else:
+                shapes.append((i + 1, alt, shp))
+        if not alts:
+            skips.add(SkipReason.NO_ALT, where)
+        if not shapes:
+            continue
+        if use_gt:
+            gt = v.genotype
+            if gt is None:
+                skips.add(SkipReason.MALFORMED, where)
+                continue
+            gt_arrays.append(gt.array())
+        ids = v.ID
+        pending.append(
+            _Pending(
+                chrom,
+                pos,
+                ref,
+                ids,
+                filter_pass,
+                list(
+                    genes.gene_ids(
+                        gene_fields, info.get("GENEINFO"), info.get("CSQ"), info.get("ANN")
+                    )
+                )
+                if gene_fields.any
+                else [],
+                shapes,
+                info.get("AC") if use_info else None,
+                info.get("AN") if use_info else None,
+            )
+        )
+        if len(pending) >= plan.batch_records:
+            _flush(
+                batch=batch,
+                pending=pending,
+                gt_arrays=gt_arrays,
+                smap=smap,
+                dataset_id=dataset_id,
+                source=plan.count_source,
+                skips=skips,
+            )
+            batch.skipped = skips.counts
+            yield batch
+            batch, pending, gt_arrays = Batch(), [], []
+            skips = _Skips(plan.strict)
+    _flush(
+        batch=batch,
+        pending=pending,
+        gt_arrays=gt_arrays,
+        smap=smap,
+        dataset_id=dataset_id,
+        source=plan.count_source,
+        skips=skips,
+    )
+    batch.skipped = skips.counts
+    yield batch
+
+
+def _stack(arrays: list[npt.NDArray[np.int16]]) -> npt.NDArray[np.int16]:
+    """``(records, samples, ploidy)`` from per-record cyvcf2 arrays (phase column dropped)."""
+    widths = {a.shape[1] for a in arrays}
+    if len(widths) == 1:
+        return np.stack(arrays)[:, :, :-1]
+    width = max(widths) - 1
+    out = np.full((len(arrays), arrays[0].shape[0], width), -2, dtype=np.int16)
+    for i, a in enumerate(arrays):
+        out[i, :, : a.shape[1] - 1] = a[:, :-1]
+    return out
+
+
+def _flush(
+    *,
+    batch: Batch,
+    pending: list[_Pending],
+    gt_arrays: list[npt.NDArray[np.int16]],
+    smap: npt.NDArray[np.int64],
+    dataset_id: str,
+    source: CountSource,
+    skips: _Skips,
+) -> None:
+    if not pending:
+        return
+    rows = batch.rows
+    if source is CountSource.GENOTYPES:
+        gts = _stack(gt_arrays)
+        site = genotypes.site_counts(gts)
+        an = site.allele_number.tolist()
+        ploidy = site.ploidy.tolist()
+        max_allele = max(p.shapes[-1][0] for p in pending)
+        per_allele = [
+            genotypes.allele_counts(gts, a, site.called) for a in range(1, max_allele + 1)
+        ]
+        ac = [c.allele_count.tolist() for c in per_allele]
+        carriers = [c.carriers.tolist() for c in per_allele]
+        het = [c.heterozygous.tolist() for c in per_allele]
+        hom = [c.homozygous.tolist() for c in per_allele]
+        hemi = [c.hemizygous.tolist() for c in per_allele]
+        for b, p in enumerate(pending):
+            ex_idx = np.flatnonzero(site.exceptions[b])
+            exceptions = smap[ex_idx].tolist()
+            exception_counts = site.called[b, ex_idx].tolist()
+            for a, alt, s in p.shapes:
+                k = a - 1
+                if not ac[k][b]:
+                    skips.add(SkipReason.NOT_CARRIED, "")
+                    continue
+                dosage = per_allele[k].dosage[b]
+                idx = np.flatnonzero(dosage)
+                batch.chromosomes.add(p.chrom)
+                rows.append(
+                    (
+                        dataset_id, p.chrom, s.start, s.end, s.reference_bases,
+                        s.alternate_bases, s.variant_type, p.pos - 1, p.ref, alt, p.variant_id,
+                        s.sv_length, s.mate_name, s.mate_start, ac[k][b], an[b], carriers[k][b],
+                        het[k][b], hom[k][b], hemi[k][b], ploidy[b], smap[idx].tolist(),
+                        dosage[idx].tolist(), exceptions, exception_counts, p.gene_ids,
+                        p.filter_pass,
+                    )
+                )  # fmt: skip
+        return
+    for p in pending:
+        an_value = _int_or_none(p.info_an)
+        for a, alt, s in p.shapes:
+            ac_value = _per_allele(p.info_ac, a - 1) if source is CountSource.INFO else None
+            if ac_value == 0:
+                skips.add(SkipReason.NOT_CARRIED, "")
+                continue
+            batch.chromosomes.add(p.chrom)
+            rows.append(
+                (
+                    dataset_id, p.chrom, s.start, s.end, s.reference_bases, s.alternate_bases,
+                    s.variant_type, p.pos - 1, p.ref, alt, p.variant_id, s.sv_length,
+                    s.mate_name, s.mate_start, ac_value, an_value, None, None, None, None, 2,
+                    [], [], [], [], p.gene_ids, p.filter_pass,
+                )
+            )  # fmt: skip
