@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from beacon.model import Dataset, Granularity, SecurityLevel
+from beacon.policy import max_granularity
 
 
 class Tier(enum.StrEnum):
@@ -55,21 +56,31 @@ class Caller:
         )
 
 
+def dataset_tier(caller: Caller, dataset: Dataset) -> Tier:
+    """The tier ``caller`` has *on this dataset*: controlled only with a grant for its id,
+    otherwise the caller's tier capped at registered. Pure."""
+    if dataset.id in caller.controlled_datasets:
+        return Tier.CONTROLLED
+    if caller.tier.rank >= Tier.REGISTERED.rank:
+        return Tier.REGISTERED
+    return Tier.ANONYMOUS
+
+
 def dataset_access(caller: Caller, dataset: Dataset) -> Granularity | None:
     """The most ``caller`` may learn from ``dataset``; ``None`` means the dataset is invisible.
 
     PUBLIC datasets are visible to everyone, REGISTERED ones to callers of tier registered or
     above, CONTROLLED ones only to callers holding a grant for that dataset id. A visible
-    dataset answers up to :attr:`Granularity.RECORD`. Pure.
+    dataset answers up to the granularity its :class:`~beacon.model.DisclosurePolicy` gives
+    the caller's :func:`dataset_tier`. Pure.
     """
     level = dataset.security_level
-    if level is SecurityLevel.PUBLIC:
-        return Granularity.RECORD
-    if level is SecurityLevel.REGISTERED:
-        return Granularity.RECORD if caller.tier.rank >= Tier.REGISTERED.rank else None
-    if dataset.id in caller.controlled_datasets:
-        return Granularity.RECORD
-    return None
+    tier = dataset_tier(caller, dataset)
+    if level is SecurityLevel.REGISTERED and tier.rank < Tier.REGISTERED.rank:
+        return None
+    if level is SecurityLevel.CONTROLLED and tier is not Tier.CONTROLLED:
+        return None
+    return max_granularity(dataset.policy, tier)
 
 
 def permitted_datasets(

@@ -12,10 +12,13 @@ from beacon.access import (
     permitted_datasets,
 )
 from beacon.model import Dataset, Granularity, SecurityLevel
+from beacon.policy import OPEN_POLICY
 
 
 def _ds(id_: str, level: SecurityLevel) -> Dataset:
-    return Dataset(id=id_, name=id_, assembly="GRCh38", security_level=level)
+    # An open disclosure policy, so these tests are about visibility alone (the per-tier
+    # granularity limits are tested in test_access_policy.py).
+    return Dataset(id=id_, name=id_, assembly="GRCh38", security_level=level, policy=OPEN_POLICY)
 
 
 PUBLIC = _ds("pub", SecurityLevel.PUBLIC)
