@@ -111,7 +111,7 @@ class AuthConfig:
     jwks_min_refresh_interval_s: float = 60.0
     jwks_max_age_s: float = 3600.0
     userinfo_cache_s: float = 60.0
-    max_token_bytes: int = 16 * 1024
+    max_token_bytes: int = 64 * 1024
     max_visas: int = 200
 
     def token_issuer(self, iss: str) -> TokenIssuer | None:
@@ -281,6 +281,9 @@ def parse_auth_config(
                 userinfo=_bool(table, "userinfo", False, key),
             )
         )
+
+    if not token_issuers:
+        raise InvalidRequest("no token issuers configured ([[issuers]])", parameter="issuers")
 
     visas_raw = data.get("visa_issuers", [])
     if not isinstance(visas_raw, list):
