@@ -82,7 +82,7 @@ def _load_command_modules() -> None:
 
 
 _COMMAND_MODULES: tuple[str, ...] = (
-    # "beacon.ingest.commands",   (load, datasets, remove, remove-samples)
+    "beacon.ingest.commands",  # load, datasets, remove, remove-samples
     # "beacon.serve",             (serve)
 )
 

@@ -51,22 +51,28 @@ def select_samples(file_samples: tuple[str, ...], options: LoadOptions) -> tuple
 
 
 def plan_samples(
-    selected: tuple[str, ...], options: LoadOptions, existing: store.ExistingDataset | None
+    selected: tuple[str, ...],
+    options: LoadOptions,
+    existing: store.ExistingDataset | None,
+    withdrawn: frozenset[str] = frozenset(),
 ) -> tuple[tuple[str, ...], dict[str, int], tuple[str, ...] | None]:
     """Decide (samples to read, sample id -> dataset index, new sample list or ``None``).
 
-    Replace (or a new dataset): the selected samples become the dataset's, in file order.
-    Append: the file must hold the dataset's samples (removed ones are skipped), so that
-    every stored count covers the same people; raises :class:`LoadError` otherwise.
+    Samples whose participants ``withdrawn`` consent are never read. Replace (or a new
+    dataset): the other selected samples become the dataset's, in file order. Append: the
+    file must hold the dataset's samples (removed ones are skipped), so that every stored
+    count covers the same people; raises :class:`LoadError` otherwise.
     """
     if options.mode == "replace" or existing is None:
-        return selected, {s: i for i, s in enumerate(selected)}, selected
+        kept = tuple(s for s in selected if s not in withdrawn)
+        return kept, {s: i for i, s in enumerate(kept)}, kept
     if existing.assembly != options.assembly:
         raise LoadError(
             f"dataset {options.dataset_id} is on {existing.assembly}, not {options.assembly}"
         )
-    reading = tuple(s for s in selected if s not in existing.removed)
-    active = [s for s in existing.samples if s not in existing.removed]
+    gone = existing.removed | withdrawn
+    reading = tuple(s for s in selected if s not in gone)
+    active = [s for s in existing.samples if s not in gone]
     if set(reading) != set(active):
         raise LoadError(
             f"cannot append to {options.dataset_id}: the file's samples differ from the"
@@ -165,7 +171,7 @@ async def load_vcf(
     skipped: dict[str, int] = {}
     chromosomes: set[str] = set()
     async with store.transaction(dsn, options.dataset_id) as txn:
-        reading, index, new_samples = plan_samples(selected, options, txn.existing)
+        reading, index, new_samples = plan_samples(selected, options, txn.existing, txn.withdrawn)
         source = header.count_source(len(reading))
         if (
             options.mode == "append"

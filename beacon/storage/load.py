@@ -97,6 +97,13 @@ UPDATE dataset SET
 WHERE id = $1
 """
 PARTITION_EXISTS = "SELECT to_regclass($1) IS NOT NULL"
+# Participants who withdrew (consent 'none') stay withdrawn across reloads.
+SELECT_WITHDRAWN = "SELECT sample_id FROM consent_record WHERE dataset_id = $1 AND consent = 'none'"
+APPLY_CONSENT = """
+UPDATE sample AS s SET consent = c.consent
+FROM consent_record AS c
+WHERE s.dataset_id = $1 AND c.dataset_id = $1 AND c.sample_id = s.sample_id
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +201,7 @@ async def publish(
             records=[(dataset_id, i, s) for i, s in enumerate(samples)],
             columns=("dataset_id", "sample_index", "sample_id"),
         )
+        await conn.execute(APPLY_CONSENT, dataset_id)
     part = partition_name(dataset_id)
     exists = await conn.fetchval(PARTITION_EXISTS, part)
     if append and exists:
@@ -218,13 +226,15 @@ async def publish(
 class LoadTransaction:
     """An open load of one dataset: its lock is held and its staging table exists.
 
-    ``existing`` is the dataset as stored before this load (``None`` when new).
+    ``existing`` is the dataset as stored before this load (``None`` when new);
+    ``withdrawn`` the sample ids whose participants withdrew consent (never loaded).
     """
 
     conn: asyncpg.Connection
     dataset_id: str
     staging: str
     existing: ExistingDataset | None
+    withdrawn: frozenset[str]
 
     async def copy(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Binary COPY of staged rows; raises :class:`LoadError` when PostgreSQL refuses."""
@@ -253,7 +263,8 @@ async def transaction(dsn: str, dataset_id: str) -> AsyncIterator[LoadTransactio
     try:
         async with db.unavailable_as_error(), conn.transaction():
             existing = await lock_dataset(conn, dataset_id)
+            withdrawn = frozenset(r[0] for r in await conn.fetch(SELECT_WITHDRAWN, dataset_id))
             staging = await create_staging(conn, dataset_id)
-            yield LoadTransaction(conn, dataset_id, staging, existing)
+            yield LoadTransaction(conn, dataset_id, staging, existing, withdrawn)
     finally:
         await conn.close()
