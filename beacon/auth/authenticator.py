@@ -110,9 +110,12 @@ class OidcAuthenticator:
             ) from exc
         subject = str(claims["sub"])
         granted = entitlements(visas, subject=subject, config=self.config, now=self._now())
-        if granted.controlled_datasets:
+        # A grant opens its own dataset only (beacon.access.dataset_tier); it does not make
+        # the caller registered on every other dataset. Only bona fide status does that.
+        registered = granted.bona_fide or not self.config.registered_requires_bona_fide
+        if registered and granted.controlled_datasets:
             tier = Tier.CONTROLLED
-        elif granted.bona_fide or not self.config.registered_requires_bona_fide:
+        elif registered:
             tier = Tier.REGISTERED
         else:
             tier = Tier.ANONYMOUS

@@ -85,6 +85,12 @@ async def test_controlled_access_grants_from_two_trusted_issuers(
         dac.visa("ControlledAccessGrants", "https://doi.org/10.1000/ds-legacy"),
     ]
     caller = await authenticator.identify(f"Bearer {login.token(passport=passport)}", None)
+    # Grants open their own datasets; without bona fide status the caller is not registered.
+    assert caller.tier is Tier.ANONYMOUS
+    assert caller.controlled_datasets == frozenset({"ds1", "ds2", "legacy"})
+
+    token = login.token(passport=passport + login.bona_fide())
+    caller = await authenticator.identify(f"Bearer {token}", None)
     assert caller.tier is Tier.CONTROLLED
     assert caller.controlled_datasets == frozenset({"ds1", "ds2", "legacy"})
 
