@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from beacon.errors import InvalidRequest
+from beacon.policy import QueryBudget, load_budget
 
 
 def default_data_dir() -> Path:
@@ -49,6 +50,10 @@ class Settings:
     auth_algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256", "RS384", "PS384", "ES384")
     auth_leeway_s: float = 30.0
     auth_http_timeout_s: float = 5.0
+    query_budget: QueryBudget = field(default_factory=QueryBudget)
+    """Queries per identity and window, per tier (``BEACON_BUDGET_*``, see docs/access.md)."""
+    audit_log: bool = True
+    """Record every answered query in the audit log (``BEACON_AUDIT_LOG=off`` disables)."""
 
 
 _ENV_PREFIX = "BEACON_"
@@ -116,4 +121,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         auth_algorithms=_csv(env, "BEACON_AUTH_ALGORITHMS", d.auth_algorithms),
         auth_leeway_s=_float(env, "BEACON_AUTH_LEEWAY_S", d.auth_leeway_s),
         auth_http_timeout_s=_float(env, "BEACON_AUTH_HTTP_TIMEOUT_S", d.auth_http_timeout_s),
+        query_budget=load_budget(env),
+        audit_log=env.get("BEACON_AUDIT_LOG", "on").strip().lower() not in {"off", "0", "false"},
     )
