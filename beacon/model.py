@@ -272,17 +272,31 @@ class BeaconRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class DatasetHits:
-    """What one dataset holds for one query: the total and one page of alleles.
+class Found:
+    """What one dataset holds for one query: every matching allele counted, one page read.
 
-    ``total`` counts every matching allele; ``records`` is the requested page (empty unless
-    records were asked for). ``dataset`` is the stored dataset the hits come from.
+    ``total`` counts the matching alleles; ``records`` is the requested page (empty unless
+    records were asked for).
     """
 
-    dataset: Dataset
     total: int
     records: tuple[VariantRecord, ...] = ()
 
     @property
     def exists(self) -> bool:
         return self.total > 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlleleTotals:
+    """Sums over the alleles of one dataset matching a query (Beacon v1 dataset responses).
+
+    ``variants`` counts matching alleles; the other sums are ``None`` when no matching allele
+    has that count known. ``max_frequency`` is the highest AC/AN among them.
+    """
+
+    variants: int
+    allele_count: int | None = None
+    allele_number: int | None = None
+    carriers: int | None = None
+    max_frequency: float | None = None

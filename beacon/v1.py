@@ -1,0 +1,299 @@
+"""Beacon v1.1 under ``/api/v1``: the info document and ``GET``/``POST /query``.
+
+v1 semantics: ``referenceName``, ``referenceBases`` and ``assemblyId`` are required, with
+``alternateBases`` or ``variantType``; ``start`` (0-based) for one allele, ``start`` + ``end``
+for an allele with exactly those bounds, or ``startMin``/``startMax``/``endMin``/``endMax``
+for a bracket. ``referenceBases=N`` stands for any reference. Each dataset answers with
+``exists``, ``variantCount`` (matching alleles), ``callCount`` (called alleles at them, AN),
+``sampleCount`` (samples carrying the allele) and ``frequency`` (AC/AN; the highest, when
+several alleles match). Counts are given only where the dataset's policy allows counts.
+
+The request is translated into the v2 query language and parsed by
+:func:`beacon.request.parse_g_variants`, so both APIs share one set of semantics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aiohttp import web
+
+from beacon import __version__
+from beacon.config import Settings
+from beacon.errors import InvalidRequest
+from beacon.model import AlleleTotals, Dataset, Granularity, IncludeResultsets
+from beacon.request import parse_g_variants
+from beacon.responses import Permitted
+
+API_VERSION: Final = "v1.1.0"
+PREFIX: Final = "/api/v1"
+
+_V1_PARAMETERS: Final = (
+    "referenceName",
+    "start",
+    "end",
+    "startMin",
+    "startMax",
+    "endMin",
+    "endMax",
+    "referenceBases",
+    "alternateBases",
+    "variantType",
+    "assemblyId",
+    "datasetIds",
+    "includeDatasetResponses",
+)
+_BY_LOWER: Final = {name.lower(): name for name in _V1_PARAMETERS}
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, str) else str(value)
+
+
+def collect(params: Mapping[str, str], body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """v1 parameters under their canonical names (body values win). Raises InvalidRequest."""
+    merged: dict[str, Any] = {}
+    for source in (params, body or {}):
+        for key, value in source.items():
+            name = _BY_LOWER.get(str(key).lower())
+            if name is None:
+                raise InvalidRequest(f"unknown parameter {str(key)[:60]!r}", parameter=key[:60])
+            if value is not None:
+                merged[name] = _flat(value)
+    return merged
+
+
+def to_v2(p: Mapping[str, Any]) -> dict[str, str]:
+    """Translate v1 parameters into v2 ``g_variants`` GET parameters. Raises InvalidRequest."""
+    for required in ("referenceName", "referenceBases", "assemblyId"):
+        if not str(p.get(required, "")).strip():
+            raise InvalidRequest(f"{required} is required", parameter=required)
+    if "alternateBases" not in p and "variantType" not in p:
+        raise InvalidRequest(
+            "alternateBases or variantType is required", parameter="alternateBases"
+        )
+    out: dict[str, str] = {
+        "referenceName": p["referenceName"],
+        "assemblyId": p["assemblyId"],
+        "requestedGranularity": "count",
+    }
+    for key in ("alternateBases", "variantType", "datasetIds"):
+        if key in p:
+            out[key] = p[key]
+    ref = str(p["referenceBases"]).strip().upper()
+    bracket = [k for k in ("startMin", "startMax", "endMin", "endMax") if k in p]
+    if bracket:
+        if len(bracket) != 4:
+            missing = next(k for k in ("startMin", "startMax", "endMin", "endMax") if k not in p)
+            raise InvalidRequest(f"{missing} is required for a range query", parameter=missing)
+        if "start" in p:
+            raise InvalidRequest("start cannot be combined with startMin", parameter="start")
+        out["start"] = f"{p['startMin']},{p['startMax']}"
+        out["end"] = f"{p['endMin']},{p['endMax']}"
+        if ref.strip("N"):
+            out["referenceBases"] = ref
+        return out
+    if "start" not in p:
+        raise InvalidRequest("start (or startMin..endMax) is required", parameter="start")
+    if "end" in p:
+        # Precise bounds: an allele starting at start and ending at end.
+        out["start"] = f"{p['start']},{p['start']}"
+        out["end"] = f"{p['end']},{p['end']}"
+        return out
+    out["start"] = p["start"]
+    if "alternateBases" in p:
+        out["referenceBases"] = ref
+    else:
+        # variantType at a precise start: any allele of that type starting there.
+        out["start"] = f"{p['start']},{p['start']}"
+        out["end"] = f"1,{10**10}"
+    return out
+
+
+def _include(p: Mapping[str, Any]) -> IncludeResultsets:
+    raw = str(p.get("includeDatasetResponses", "NONE")).strip().upper()
+    try:
+        return IncludeResultsets(raw)
+    except ValueError as exc:
+        raise InvalidRequest(
+            "includeDatasetResponses must be ALL, HIT, MISS or NONE",
+            parameter="includeDatasetResponses",
+        ) from exc
+
+
+def allele_request(p: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``alleleRequest`` echo of a v1 response (numbers as numbers where they parse)."""
+    echo: dict[str, Any] = {}
+    for key in _V1_PARAMETERS:
+        if key not in p:
+            continue
+        value = p[key]
+        if key in ("start", "end", "startMin", "startMax", "endMin", "endMax"):
+            value = int(value) if str(value).strip().isdigit() else value
+        elif key == "datasetIds":
+            value = [v for v in str(value).split(",") if v]
+        echo[key] = value
+    return echo
+
+
+def dataset_allele_response(
+    item: Permitted, totals: AlleleTotals | None, settings: Settings
+) -> dict[str, Any]:
+    """One dataset's v1 answer; counts only where the dataset's policy allows counts."""
+    del settings
+    exists = totals is not None and totals.variants > 0
+    doc: dict[str, Any] = {
+        "datasetId": item.dataset.id,
+        "exists": exists,
+        "error": None,
+        "frequency": None,
+        "variantCount": None,
+        "callCount": None,
+        "sampleCount": None,
+        "note": None,
+        "externalUrl": item.dataset.external_url,
+        "info": {},
+    }
+    if item.granularity.rank >= Granularity.COUNT.rank:
+        doc["variantCount"] = totals.variants if totals else 0
+        doc["callCount"] = totals.allele_number if totals else 0
+        doc["sampleCount"] = totals.carriers if totals else 0
+        doc["frequency"] = totals.max_frequency if totals else 0.0
+    return doc
+
+
+def query_document(
+    settings: Settings,
+    p: Mapping[str, Any],
+    chosen: list[Permitted],
+    totals: Mapping[str, AlleleTotals],
+) -> dict[str, Any]:
+    """The v1 ``/query`` answer."""
+    include = _include(p)
+    exists = any(t.variants > 0 for t in totals.values())
+    responses = None
+    if include is not IncludeResultsets.NONE:
+        responses = []
+        for item in chosen:
+            hit = totals.get(item.dataset.id)
+            found = hit is not None and hit.variants > 0
+            if include is IncludeResultsets.ALL or (found == (include is IncludeResultsets.HIT)):
+                responses.append(dataset_allele_response(item, hit, settings))
+    return {
+        "beaconId": settings.beacon_id,
+        "apiVersion": API_VERSION,
+        "exists": exists,
+        "alleleRequest": allele_request(p),
+        "datasetAlleleResponses": responses,
+        "error": None,
+    }
+
+
+def error_document(
+    settings: Settings, status: int, message: str, request: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A v1 error answer (``exists`` is null)."""
+    return {
+        "beaconId": settings.beacon_id,
+        "apiVersion": API_VERSION,
+        "exists": None,
+        "alleleRequest": dict(request or {}),
+        "datasetAlleleResponses": None,
+        "error": {"errorCode": status, "errorMessage": message},
+    }
+
+
+def info_document(settings: Settings, datasets: list[Dataset], root: str) -> dict[str, Any]:
+    """The v1 Beacon document at ``/api/v1``."""
+    organization: dict[str, Any] = {
+        "id": settings.organization_id,
+        "name": settings.organization_name,
+    }
+    if settings.welcome_url:
+        organization["welcomeUrl"] = settings.welcome_url
+    return {
+        "id": settings.beacon_id,
+        "name": settings.beacon_name,
+        "apiVersion": API_VERSION,
+        "organization": organization,
+        "description": f"{settings.beacon_name} (Beacon v1.1 view of a Beacon v2 service)",
+        "version": __version__,
+        "welcomeUrl": settings.welcome_url,
+        "alternativeUrl": root,
+        "createDateTime": None,
+        "updateDateTime": None,
+        "datasets": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "description": d.description,
+                "assemblyId": d.assembly,
+                "createDateTime": d.created_at.isoformat() if d.created_at else None,
+                "updateDateTime": d.updated_at.isoformat() if d.updated_at else None,
+                "version": d.version,
+                "variantCount": d.variant_count,
+                "callCount": d.call_count,
+                "sampleCount": d.sample_count,
+                "externalUrl": d.external_url,
+                "info": {"accessType": str(d.security_level)},
+            }
+            for d in datasets
+        ],
+        "sampleAlleleRequests": [
+            {
+                "referenceName": "1",
+                "start": 1000,
+                "referenceBases": "A",
+                "alternateBases": "G",
+                "assemblyId": datasets[0].assembly if datasets else "GRCh38",
+                "includeDatasetResponses": "ALL",
+            }
+        ],
+        "info": {"beaconV2": root},
+    }
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+async def _info(request: web.Request) -> web.Response:
+    from beacon import web as bweb
+
+    caller = await bweb.caller_of(request)
+    visible = [p.dataset for p in await bweb.visible_datasets(request, caller)]
+    settings = request.app[bweb.SETTINGS]
+    return bweb.json_response(info_document(settings, visible, bweb.root_url(request)))
+
+
+async def _query(request: web.Request) -> web.Response:
+    from beacon import web as bweb
+    from beacon.storage import queries
+
+    settings = request.app[bweb.SETTINGS]
+    body = await bweb.json_body(request) if request.method == "POST" else None
+    p = collect(bweb.query_params(request), body)
+    parsed = parse_g_variants(to_v2(p), None)
+    _include(p)
+    caller = await bweb.caller_of(request)
+    chosen = bweb.select_datasets(await bweb.visible_datasets(request, caller), parsed, None)
+    totals = await queries.allele_totals(
+        request.app[bweb.STORE].pool,
+        parsed.query,
+        [c.dataset.id for c in chosen],
+        timeout_s=settings.db_query_timeout_s,
+    )
+    return bweb.json_response(query_document(settings, p, chosen, totals))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the v1 routes on the beacon app."""
+    app.router.add_get(PREFIX, _info)
+    app.router.add_get(PREFIX + "/", _info)
+    app.router.add_get(PREFIX + "/info", _info)
+    app.router.add_get(PREFIX + "/query", _query)
+    app.router.add_post(PREFIX + "/query", _query)

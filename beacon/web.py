@@ -1,0 +1,506 @@
+"""The beacon's HTTP API (aiohttp): Beacon v2 endpoints, Beacon v1.1 under ``/api/v1``,
+``/health``, ``/metrics`` and the OpenAPI document.
+
+:func:`create_app` is the only factory. The database pool is opened and closed in
+``cleanup_ctx``; when the database is down at start-up the app still starts and answers 503
+until it is back. One error middleware turns every :class:`beacon.errors.BeaconError` and
+HTTP error into a Beacon error document; anything unexpected becomes a 500 without details.
+Access logs name the route template, never the query string or a variant id, above DEBUG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from beacon import openapi, responses
+from beacon.access import AnonymousAuthenticator, Authenticator, Caller, dataset_access
+from beacon.config import Settings
+from beacon.errors import (
+    BeaconError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    StoreUnavailable,
+)
+from beacon.metrics import Metrics
+from beacon.model import BeaconRequest, Dataset, Found
+from beacon.request import MAX_LIMIT, parse_g_variants
+from beacon.responses import Permitted
+from beacon.storage import db, queries
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("beacon.access")
+
+DATASET_CACHE_S: Final = 1.0
+"""How long the dataset catalogue is reused before it is read again (seconds)."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Store:
+    """The connection pool, opened lazily so that the beacon starts while the database is down."""
+
+    def __init__(self, dsn: str, settings: Settings) -> None:
+        self._dsn = dsn
+        self._settings = settings
+        self._pool: db.Pool | None = None
+        self._lock = asyncio.Lock()
+        self._datasets: list[Dataset] = []
+        self._datasets_at = -1e9
+
+    async def open(self) -> None:
+        """Open the pool; when the server is unreachable, open an empty one that connects later."""
+        s = self._settings
+        try:
+            self._pool = await db.create_pool(
+                self._dsn, min_size=s.db_pool_min, max_size=s.db_pool_max
+            )
+        except StoreUnavailable:
+            log.warning("the variant store is unreachable; answering 503 until it is back")
+            self._pool = await db.create_pool(self._dsn, min_size=0, max_size=s.db_pool_max)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> db.Pool:
+        if self._pool is None:
+            raise StoreUnavailable("the variant store is not open")
+        return self._pool
+
+    async def datasets(self) -> list[Dataset]:
+        """Every stored dataset, re-read at most every :data:`DATASET_CACHE_S` seconds."""
+        now = time.monotonic()
+        if now - self._datasets_at < DATASET_CACHE_S:
+            return self._datasets
+        async with self._lock:
+            if time.monotonic() - self._datasets_at >= DATASET_CACHE_S:
+                self._datasets = await queries.fetch_datasets(
+                    self.pool, timeout_s=self._settings.db_query_timeout_s
+                )
+                self._datasets_at = time.monotonic()
+        return self._datasets
+
+    def forget_datasets(self) -> None:
+        """Make the next request re-read the catalogue (after a load in this process)."""
+        self._datasets_at = -1e9
+
+
+SETTINGS: Final = web.AppKey("settings", Settings)
+STORE: Final = web.AppKey("store", Store)
+AUTHENTICATOR: Final = web.AppKey("authenticator", Authenticator)
+METRICS: Final = web.AppKey("metrics", Metrics)
+DSN: Final = web.AppKey("dsn", str)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    """A JSON response serialised with orjson."""
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def query_params(request: web.Request) -> dict[str, str]:
+    """Query-string values, repeated keys joined with commas (``start=1&start=2`` -> ``1,2``)."""
+    params: dict[str, str] = {}
+    for key in request.query:
+        if key not in params:
+            params[key] = ",".join(request.query.getall(key))
+    return params
+
+
+async def json_body(request: web.Request) -> Mapping[str, Any] | None:
+    """The decoded JSON object body, ``None`` when empty. Raises 400 / 413 as BeaconErrors."""
+    settings = request.app[SETTINGS]
+    if request.content_length is not None and request.content_length > settings.max_body_bytes:
+        raise PayloadTooLarge(
+            f"request body is larger than {settings.max_body_bytes} bytes", parameter="body"
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(
+            f"request body is larger than {settings.max_body_bytes} bytes", parameter="body"
+        ) from exc
+    if not raw.strip():
+        return None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest("the request body is not valid JSON", parameter="body") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object", parameter="body")
+    return body
+
+
+async def caller_of(request: web.Request) -> Caller:
+    """The caller behind a request, from the app's :class:`Authenticator`."""
+    authenticator = request.app[AUTHENTICATOR]
+    return await authenticator.identify(request.headers.get("Authorization"), request.remote)
+
+
+async def visible_datasets(request: web.Request, caller: Caller) -> list[Permitted]:
+    """Datasets the caller may see, each with the most the caller may learn from it."""
+    permitted = []
+    for dataset in await request.app[STORE].datasets():
+        granularity = dataset_access(caller, dataset)
+        if granularity is not None:
+            permitted.append(Permitted(dataset, granularity))
+    return permitted
+
+
+def root_url(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+def select_datasets(
+    permitted: list[Permitted], request: BeaconRequest, scope: str | None
+) -> list[Permitted]:
+    """The datasets a query runs against: visible, named (datasetIds / path), same assembly.
+
+    Raises NotFound for an invisible path dataset and InvalidRequest for datasetIds the caller
+    cannot see (an invisible dataset is reported exactly like a missing one).
+    """
+    by_id = {p.dataset.id: p for p in permitted}
+    chosen = permitted
+    if scope is not None:
+        if scope not in by_id:
+            raise NotFound(f"no dataset {scope!r}", parameter="id")
+        chosen = [by_id[scope]]
+    if request.dataset_ids is not None:
+        unknown = [d for d in request.dataset_ids if d not in by_id]
+        if unknown:
+            raise InvalidRequest(f"unknown dataset {unknown[0][:60]!r}", parameter="datasetIds")
+        wanted = set(request.dataset_ids)
+        chosen = [p for p in chosen if p.dataset.id in wanted]
+    assembly = request.query.assembly
+    if assembly is not None:
+        chosen = [p for p in chosen if p.dataset.assembly == assembly]
+    return chosen
+
+
+async def answer_g_variants(
+    request: web.Request, parsed: BeaconRequest, scope: str | None = None
+) -> dict[str, Any]:
+    """Run a parsed query for the caller and build the Beacon v2 answer."""
+    settings = request.app[SETTINGS]
+    caller = await caller_of(request)
+    chosen = select_datasets(await visible_datasets(request, caller), parsed, scope)
+    granularity = responses.returned_granularity(parsed.requested_granularity, chosen)
+    found: dict[str, Found] = await queries.find_variants(
+        request.app[STORE].pool,
+        parsed.query,
+        [p.dataset.id for p in chosen],
+        granularity=granularity,
+        skip=parsed.skip,
+        limit=parsed.limit,
+        timeout_s=settings.db_query_timeout_s,
+    )
+    return responses.g_variants_response(settings, parsed, chosen, found)
+
+
+async def g_variants(request: web.Request) -> web.Response:
+    body = await json_body(request) if request.method == "POST" else None
+    parsed = parse_g_variants(query_params(request), body)
+    return json_response(await answer_g_variants(request, parsed))
+
+
+async def g_variant_by_id(request: web.Request) -> web.Response:
+    body = await json_body(request) if request.method == "POST" else None
+    params = query_params(request)
+    params.setdefault("requestedGranularity", "record")
+    parsed = parse_g_variants(params, body, variant_id=request.match_info["id"])
+    return json_response(await answer_g_variants(request, parsed))
+
+
+async def dataset_g_variants(request: web.Request) -> web.Response:
+    body = await json_body(request) if request.method == "POST" else None
+    parsed = parse_g_variants(query_params(request), body)
+    return json_response(await answer_g_variants(request, parsed, request.match_info["id"]))
+
+
+# --- framework endpoints ---------------------------------------------------------------------
+
+
+async def info(request: web.Request) -> web.Response:
+    caller = await caller_of(request)
+    visible = [p.dataset for p in await visible_datasets(request, caller)]
+    return json_response(responses.info_response(request.app[SETTINGS], visible))
+
+
+async def service_info(request: web.Request) -> web.Response:
+    return json_response(responses.service_info(request.app[SETTINGS]))
+
+
+async def configuration(request: web.Request) -> web.Response:
+    return json_response(responses.configuration_response(request.app[SETTINGS]))
+
+
+async def beacon_map(request: web.Request) -> web.Response:
+    return json_response(responses.map_response(request.app[SETTINGS], root_url(request)))
+
+
+async def entry_types(request: web.Request) -> web.Response:
+    return json_response(responses.entry_types_response(request.app[SETTINGS]))
+
+
+async def filtering_terms(request: web.Request) -> web.Response:
+    return json_response(responses.filtering_terms_response(request.app[SETTINGS]))
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    params = query_params(request)
+    skip, limit = 0, 10
+    if "skip" in params:
+        skip = _non_negative(params["skip"], "skip", 10**9)
+    if "limit" in params:
+        limit = _non_negative(params["limit"], "limit", MAX_LIMIT) or MAX_LIMIT
+    return skip, limit
+
+
+def _non_negative(raw: str, name: str, maximum: int) -> int:
+    if not raw.strip().isdigit() or len(raw.strip()) > 10:
+        raise InvalidRequest(f"{name} must be a non-negative integer", parameter=name)
+    value = int(raw)
+    if value > maximum:
+        raise InvalidRequest(f"{name} must be at most {maximum}", parameter=name)
+    return value
+
+
+async def datasets(request: web.Request) -> web.Response:
+    caller = await caller_of(request)
+    visible = [p.dataset for p in await visible_datasets(request, caller)]
+    skip, limit = _page(request)
+    return json_response(
+        responses.datasets_response(request.app[SETTINGS], visible, skip=skip, limit=limit)
+    )
+
+
+async def dataset(request: web.Request) -> web.Response:
+    caller = await caller_of(request)
+    wanted = request.match_info["id"]
+    visible = [p.dataset for p in await visible_datasets(request, caller)]
+    match = [d for d in visible if d.id == wanted]
+    if not match:
+        raise NotFound(f"no dataset {wanted[:60]!r}", parameter="id")
+    return json_response(responses.datasets_response(request.app[SETTINGS], match))
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+async def health(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    await queries.ping(request.app[STORE].pool, timeout_s=min(settings.db_query_timeout_s, 2.0))
+    return json_response({"status": "UP", "database": "UP"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
+    )
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return json_response(openapi.document(request.app[SETTINGS]))
+
+
+# --- middlewares ---------------------------------------------------------------------------
+
+
+def _endpoint(request: web.Request) -> str:
+    info = request.match_info
+    route = info.route if info.http_exception is None else None
+    resource = route.resource if route is not None else None
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Metrics and the access log. Only the route template is logged above DEBUG."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        endpoint = _endpoint(request)
+        request.app[METRICS].observe(endpoint, request.method, status, elapsed)
+        if access_log.isEnabledFor(logging.DEBUG):
+            access_log.debug(
+                "%s %s %s %d %.1fms",
+                request.remote,
+                request.method,
+                request.path_qs,
+                status,
+                elapsed * 1000,
+            )
+        elif access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s %d %.1fms", request.remote, request.method, endpoint, status,
+                elapsed * 1000,
+            )  # fmt: skip
+
+
+_CORS_HEADERS: Final = "Authorization, Content-Type, Accept"
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CORS for browsers: allowed origins from ``Settings.cors_origins`` (``*`` = any)."""
+    origins = request.app[SETTINGS].cors_origins
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and ("*" in origins or origin in origins)
+    if (
+        request.method == "OPTIONS"
+        and allowed
+        and "Access-Control-Request-Method" in request.headers
+    ):
+        response: web.StreamResponse = web.Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+    else:
+        response = await handler(request)
+    if allowed and origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+        if "*" not in origins:
+            response.headers["Vary"] = "Origin"
+    return response
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The single error middleware: every failure becomes a Beacon error document."""
+    try:
+        return await handler(request)
+    except BeaconError as exc:
+        if isinstance(exc, StoreUnavailable):
+            request.app[METRICS].store_unavailable()
+            log.warning("store unavailable: %s", exc.message)
+        message = exc.message
+        if exc.parameter and exc.parameter not in message:
+            message = f"{exc.parameter}: {message}"
+        return _error(request, exc.status, message, exc.parameter)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if isinstance(exc, web.HTTPRequestEntityTooLarge):
+            return _error(request, 413, "request body is too large", "body")
+        response = _error(request, exc.status, exc.reason, None)
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return response
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unexpected error answering %s %s", request.method, _endpoint(request))
+        return _error(request, 500, "internal error", None)
+
+
+def _error(request: web.Request, status: int, message: str, parameter: str | None) -> web.Response:
+    settings = request.app[SETTINGS]
+    if request.path.startswith("/api/v1"):
+        from beacon import v1
+
+        body = v1.error_document(settings, status, message)
+    else:
+        body = responses.error_response(settings, status, message)
+    if parameter is not None:
+        body["error"]["parameter"] = parameter
+    return json_response(body, status=status)
+
+
+# --- the app -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    method: str
+    path: str
+    handler: Handler
+
+
+ROUTES: Final = (
+    _Route("GET", "/", info),
+    _Route("GET", "/info", info),
+    _Route("GET", "/service-info", service_info),
+    _Route("GET", "/configuration", configuration),
+    _Route("GET", "/map", beacon_map),
+    _Route("GET", "/entry_types", entry_types),
+    _Route("GET", "/filtering_terms", filtering_terms),
+    _Route("GET", "/datasets", datasets),
+    _Route("GET", "/datasets/{id}", dataset),
+    _Route("GET", "/datasets/{id}/g_variants", dataset_g_variants),
+    _Route("POST", "/datasets/{id}/g_variants", dataset_g_variants),
+    _Route("GET", "/g_variants", g_variants),
+    _Route("POST", "/g_variants", g_variants),
+    _Route("GET", "/g_variants/{id}", g_variant_by_id),
+    _Route("POST", "/g_variants/{id}", g_variant_by_id),
+    _Route("GET", "/health", health),
+    _Route("GET", "/metrics", metrics),
+    _Route("GET", "/openapi.json", openapi_document),
+)
+
+
+def create_app(
+    settings: Settings, *, dsn: str | None = None, authenticator: Authenticator | None = None
+) -> web.Application:
+    """The beacon's aiohttp application.
+
+    ``dsn`` None resolves the store from ``settings`` (``database_url``, else the embedded
+    PostgreSQL under ``data_dir``, started on start-up if needed). ``authenticator`` defaults
+    to :class:`AnonymousAuthenticator`. Nothing is opened until the app starts.
+    """
+    app = web.Application(
+        middlewares=[observe, cors, errors],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[AUTHENTICATOR] = authenticator or AnonymousAuthenticator()
+    app[METRICS] = Metrics(worker=str(os.getpid()))
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    from beacon import v1
+
+    v1.add_routes(app)
+    app.cleanup_ctx.append(_store_ctx(dsn))
+    return app
+
+
+def _store_ctx(dsn: str | None) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def store(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        resolved = dsn
+        if resolved is None:
+            loop = asyncio.get_running_loop()
+            resolved = await loop.run_in_executor(None, db.resolve_dsn, settings)
+        app[DSN] = resolved
+        app[STORE] = Store(resolved, settings)
+        await app[STORE].open()
+        try:
+            yield
+        finally:
+            await app[STORE].close()
+
+    return store
+
+
+__all__ = ["DSN", "METRICS", "SETTINGS", "STORE", "Store", "create_app", "json_response"]
