@@ -1,0 +1,130 @@
+"""The privacy steps of answering a query: charge the budget, hide rare alleles, adjust counts,
+write the audit entry. The web layer calls these around every variant query (v2 and v1).
+
+Order per query: :func:`charge_query` (429 when spent, before any data is read), the storage
+query restricted by :func:`min_carriers`, the response built, :func:`disclose_counts` applied
+to it, then :func:`audit_query`. Nothing here logs a token or a queried allele.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from beacon.access import Caller, dataset_tier
+from beacon.config import Settings
+from beacon.errors import TooManyRequests
+from beacon.model import Dataset, Granularity
+from beacon.policy import (
+    AdjustedCount,
+    adjust_count,
+    budget_identity,
+    budget_limit,
+    combined_precision,
+)
+from beacon.storage import privacy
+from beacon.storage.db import Pool
+
+log = logging.getLogger(__name__)
+
+
+async def charge_query(pool: Pool, settings: Settings, caller: Caller) -> None:
+    """Charge one query to the caller's budget.
+
+    Raises :class:`TooManyRequests` (429) when the budget of the caller's tier is spent; an
+    unlimited tier is never charged.
+    """
+    limit = budget_limit(settings.query_budget, caller.tier)
+    if limit is None:
+        return
+    identity = budget_identity(caller)
+    charge = await privacy.charge_budget(
+        pool, identity, limit=limit, window_s=settings.query_budget.window_s
+    )
+    if not charge.allowed:
+        wait = charge.retry_after_s(datetime.now(UTC))
+        log.info("query budget spent (%s tier, %d per window)", caller.tier.value, limit)
+        raise TooManyRequests(
+            f"query budget spent: {limit} queries per {settings.query_budget.window_s} s;"
+            f" try again in {wait} s"
+        )
+
+
+def min_carriers(caller: Caller, datasets: Sequence[Dataset]) -> dict[str, int]:
+    """Dataset id -> k for the datasets on which the caller is subject to k-anonymity.
+
+    Only datasets where the caller's tier is anonymous and the policy's k exceeds 1 appear;
+    the storage query must leave out their alleles carried by fewer than k participants.
+    """
+    out: dict[str, int] = {}
+    for dataset in datasets:
+        k = dataset.policy.public_min_carriers
+        if k > 1 and dataset_tier(caller, dataset) == "anonymous":
+            out[dataset.id] = k
+    return out
+
+
+def disclose_counts(
+    doc: dict[str, Any],
+    permitted: Sequence[tuple[Dataset, Granularity]],
+    totals: Mapping[str, int],
+) -> dict[str, Any]:
+    """Apply each dataset's count policy to a g_variants answer (in place; returned).
+
+    ``permitted`` are the queried datasets with the caller's maximum granularity on each,
+    ``totals`` the exact matching-allele count per dataset id. Every ``resultsCount`` is
+    replaced by its adjusted value with ``countPrecision`` (and ``countAdjustedTo`` when
+    adjusted); ``responseSummary.numTotalResults``, when present, becomes the sum of the
+    adjusted counts with their combined precision. Answers without counts are unchanged.
+    """
+    adjusted: dict[str, AdjustedCount] = {
+        dataset.id: adjust_count(totals.get(dataset.id, 0), dataset.policy, granularity)
+        for dataset, granularity in permitted
+    }
+    for result_set in doc.get("response", {}).get("resultSets", []):
+        got = adjusted.get(result_set.get("id", ""))
+        if got is not None and "resultsCount" in result_set:
+            result_set["resultsCount"] = got.value
+            result_set.update(got.as_json())
+    summary = doc.get("responseSummary", {})
+    if "numTotalResults" in summary:
+        combined = combined_precision(list(adjusted.values()))
+        if combined is not None:
+            summary["numTotalResults"] = combined.value
+            summary.update(combined.as_json())
+    return doc
+
+
+async def audit_query(
+    pool: Pool,
+    settings: Settings,
+    caller: Caller,
+    *,
+    endpoint: str,
+    permitted: Sequence[tuple[Dataset, Granularity]],
+    returned: Granularity,
+    exists: bool | None,
+    status: int = 200,
+) -> None:
+    """Append the audit entry of one answered query (unless the audit log is switched off).
+
+    Records who (subject, address, tier), when, the datasets queried with the granularity
+    each answered at (the lower of ``returned`` and the caller's maximum), and whether the
+    answer was a hit. Never the token, never the query.
+    """
+    if not settings.audit_log:
+        return
+    entry = privacy.AuditEntry(
+        tier=caller.tier.value,
+        endpoint=endpoint,
+        datasets=tuple(d.id for d, _ in permitted),
+        granularities=tuple(returned.at_most(g) for _, g in permitted),
+        returned_granularity=returned,
+        subject=caller.subject,
+        client_address=caller.client_address,
+        exists=exists,
+        status=status,
+    )
+    await privacy.record_query(pool, entry)
