@@ -1,0 +1,249 @@
+"""Asking every member at once: who is asked, how, and within which deadlines.
+
+:func:`decide` (pure) settles the members that are not asked: not applicable (assembly,
+datasets, a query v1 cannot express, already part of this query), invalid, or skipped by an
+open breaker. :class:`FanOut` asks the rest concurrently over the shared client, each within
+``min(member timeout, time left before the overall deadline)``, and yields every
+:class:`MemberOutcome` as it arrives. When the overall deadline passes, members still running
+are cancelled and reported as timed out. Nothing here raises for a member's behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aggregator.answers import parse_v2_answer
+from aggregator.client import Fetched, FetchKind, MemberClient
+from aggregator.config import MemberApi, NetworkConfig
+from aggregator.merge import NetworkAnswer, merge
+from aggregator.outcome import MemberOutcome, MemberStatus
+from aggregator.registry import Health, MemberState, Registry
+from aggregator.v1 import NotExpressible, parse_v1_answer, to_v1_params
+from beacon.model import BeaconRequest, IncludeResultsets
+
+HOPS_HEADER = "X-Beacon-Network-Hops"
+"""How many aggregators a query has passed through (integer)."""
+VISITED_HEADER = "X-Beacon-Network-Visited"
+"""Comma-separated beacon ids of the aggregators a query has passed through."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryContext:
+    """One incoming query as the fan-out needs it.
+
+    ``params``/``body`` are what the caller sent (GET parameters or POST JSON), forwarded to
+    v2 members as they are except for ``includeResultsetResponses``, which is widened so that
+    the members' result sets can be de-duplicated. ``visited`` includes this aggregator.
+    """
+
+    request: BeaconRequest
+    params: Mapping[str, str] | None = None
+    body: Mapping[str, Any] | None = None
+    authorization: str | None = None
+    visited: tuple[str, ...] = ()
+    hops: int = 0
+
+
+def decide(
+    state: MemberState,
+    ctx: QueryContext,
+    *,
+    duplicate_of: str | None = None,
+) -> MemberOutcome | None:
+    """The outcome of a member that is not to be asked, or ``None`` when it should be."""
+    member = state.config
+    name = state.name
+    beacon_id = state.capabilities.beacon_id
+
+    def settled(status: MemberStatus, message: str) -> MemberOutcome:
+        return MemberOutcome(member.id, name, status, beacon_id=beacon_id, message=message)
+
+    if state.health is Health.INVALID:
+        return settled(MemberStatus.ERROR, f"not asked: {state.message}")
+    if beacon_id is not None and beacon_id in ctx.visited:
+        return settled(MemberStatus.NOT_APPLICABLE, "already part of this query (loop)")
+    if duplicate_of is not None:
+        return settled(MemberStatus.NOT_APPLICABLE, f"same beacon as member {duplicate_of}")
+    q = ctx.request.query
+    assemblies = state.assemblies
+    if q.assembly is not None and assemblies and q.assembly not in assemblies:
+        return settled(
+            MemberStatus.NOT_APPLICABLE, f"holds {', '.join(assemblies)} data, not {q.assembly}"
+        )
+    datasets = {d.id for d in state.capabilities.datasets}
+    wanted = ctx.request.dataset_ids
+    if wanted and datasets and not datasets.intersection(wanted):
+        return settled(MemberStatus.NOT_APPLICABLE, "holds none of the requested datasets")
+    if member.api is MemberApi.V1:
+        converted = to_v1_params(ctx.request, assemblies)
+        if isinstance(converted, NotExpressible):
+            return settled(MemberStatus.NOT_APPLICABLE, converted.reason)
+    return None
+
+
+def _widen(include: str | None) -> str:
+    """``includeResultsetResponses`` to ask members for: at least the hits."""
+    if include is None:
+        return IncludeResultsets.HIT.value
+    upper = include.upper()
+    if upper == IncludeResultsets.NONE:
+        return IncludeResultsets.HIT.value
+    if upper == IncludeResultsets.MISS:
+        return IncludeResultsets.ALL.value
+    return upper
+
+
+def _forward_params(params: Mapping[str, str]) -> dict[str, str]:
+    out = {k: v for k, v in params.items() if k.lower() != "includeresultsetresponses"}
+    given = next((v for k, v in params.items() if k.lower() == "includeresultsetresponses"), None)
+    out["includeResultsetResponses"] = _widen(given)
+    return out
+
+
+def _forward_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(body)
+    query = out.get("query")
+    if isinstance(query, Mapping):
+        query = dict(query)
+        given = query.get("includeResultsetResponses")
+        query["includeResultsetResponses"] = _widen(given if isinstance(given, str) else None)
+        out["query"] = query
+    return out
+
+
+def _healthy(fetched: Fetched, outcome: MemberOutcome) -> bool:
+    """Does this call speak for the member's health (its breaker closes) or against it?"""
+    if fetched.kind is FetchKind.OK:
+        return outcome.status is MemberStatus.ANSWERED
+    return not fetched.member_down
+
+
+class FanOut:
+    """Concurrent member calls for one aggregator (shared client and registry)."""
+
+    def __init__(self, config: NetworkConfig, registry: Registry, client: MemberClient) -> None:
+        self._config = config
+        self._registry = registry
+        self._client = client
+
+    def plan(self, ctx: QueryContext) -> tuple[list[MemberOutcome], list[MemberState]]:
+        """Members settled without a call, and members to ask (both in configuration order)."""
+        settled: list[MemberOutcome] = []
+        ask: list[MemberState] = []
+        by_beacon: dict[str, str] = {}
+        now = time.monotonic()
+        for state in self._registry.members():
+            beacon_id = state.capabilities.beacon_id
+            duplicate = by_beacon.get(beacon_id) if beacon_id else None
+            outcome = decide(state, ctx, duplicate_of=duplicate)
+            if beacon_id and duplicate is None:
+                by_beacon[beacon_id] = state.config.id
+            if outcome is None and not self._client.breaker(state.config.id).allow(now):
+                outcome = MemberOutcome(
+                    state.config.id,
+                    state.name,
+                    MemberStatus.SKIPPED,
+                    beacon_id=beacon_id,
+                    message="not asked: the member failed repeatedly (circuit breaker open)",
+                )
+            if outcome is None:
+                ask.append(state)
+            else:
+                settled.append(outcome)
+        return settled, ask
+
+    async def stream(self, ctx: QueryContext) -> AsyncGenerator[MemberOutcome, None]:
+        """Yield every member's outcome as it becomes known: settled ones first, then each
+        asked member's as it arrives, then timeouts for those still running at the deadline."""
+        settled, ask = self.plan(ctx)
+        for outcome in settled:
+            yield outcome
+        if not ask:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.overall_timeout_s
+        tasks = {asyncio.create_task(self._ask(state, ctx, deadline)): state for state in ask}
+        pending = set(tasks)
+        try:
+            while pending:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                done, pending = await asyncio.wait(
+                    pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    yield task.result()
+            for task in pending:
+                task.cancel()
+                state = tasks[task]
+                yield MemberOutcome(
+                    state.config.id,
+                    state.name,
+                    MemberStatus.TIMEOUT,
+                    beacon_id=state.capabilities.beacon_id,
+                    latency_ms=self._config.overall_timeout_s * 1000.0,
+                    message=f"no answer within the network deadline "
+                    f"({self._config.overall_timeout_s}s)",
+                )
+            pending = set()
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def run(self, ctx: QueryContext) -> NetworkAnswer:
+        """All outcomes, merged (members in configuration order)."""
+        order = {s.config.id: i for i, s in enumerate(self._registry.members())}
+        outcomes = [o async for o in self.stream(ctx)]
+        outcomes.sort(key=lambda o: order.get(o.member_id, len(order)))
+        return merge(outcomes)
+
+    def _headers(self, state: MemberState, ctx: QueryContext) -> dict[str, str]:
+        headers = {
+            HOPS_HEADER: str(ctx.hops + 1),
+            VISITED_HEADER: ",".join(ctx.visited),
+        }
+        if state.config.forward_token and ctx.authorization:
+            headers["Authorization"] = ctx.authorization
+        return headers
+
+    async def _ask(self, state: MemberState, ctx: QueryContext, deadline: float) -> MemberOutcome:
+        member = state.config
+        breaker = self._client.breaker(member.id)
+        name = state.name
+        beacon_id = state.capabilities.beacon_id
+        timeout = max(0.001, min(member.timeout_s, deadline - asyncio.get_running_loop().time()))
+        headers = self._headers(state, ctx)
+        try:
+            if member.api is MemberApi.V1:
+                params = to_v1_params(ctx.request, state.assemblies)
+                assert not isinstance(params, NotExpressible)  # decide() settled those
+                fetched = await self._client.get_json(
+                    member.url + "/query", timeout_s=timeout, params=params, headers=headers
+                )
+                outcome = parse_v1_answer(member.id, name, fetched, expected_beacon_id=beacon_id)
+            else:
+                url = member.url + "/g_variants"
+                if ctx.body is not None:
+                    fetched = await self._client.post_json(
+                        url, _forward_body(ctx.body), timeout_s=timeout, headers=headers
+                    )
+                else:
+                    fetched = await self._client.get_json(
+                        url,
+                        timeout_s=timeout,
+                        params=_forward_params(ctx.params or {}),
+                        headers=headers,
+                    )
+                outcome = parse_v2_answer(member.id, name, fetched, expected_beacon_id=beacon_id)
+        except asyncio.CancelledError:
+            breaker.release()
+            raise
+        healthy = _healthy(fetched, outcome)
+        self._client.record(member.id, fetched, healthy=healthy)
+        self._registry.record_answer(member.id, fetched.latency_ms, ok=healthy)
+        return outcome
