@@ -125,7 +125,7 @@ def _symbolic(pos: int, ref: str, alt: str, end_info: int | None, svlen: int | N
     elif length is not None:
         end = start + length
     else:
-        return SkipReason.MALFORMED
+        return SkipReason.UNKNOWN_EXTENT
     if end < start:
         return SkipReason.MALFORMED
     if length is None:

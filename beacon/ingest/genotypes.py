@@ -1,8 +1,9 @@
 """Allele counts from genotype arrays, vectorised over a batch of records (numpy only).
 
-Input is an ``int16`` array ``gts`` of shape ``(records, samples, ploidy)`` as cyvcf2 gives
-per record (phase column dropped): allele indexes ``>= 0``, ``-1`` for a missing allele
-(``.``), ``-2`` for "no such allele" (a haploid call padded to the widest ploidy).
+Input is an ``int16`` array ``gts`` of shape ``(ploidy, records, samples)``: the cyvcf2
+per-record arrays, phase column dropped, transposed so that every operation runs over
+contiguous memory. Entries are allele indexes ``>= 0``, ``-1`` for a missing allele (``.``)
+and ``-2`` for "no such allele" (a haploid call padded to the widest ploidy).
 
 Definitions (per record, per ALT ``a``):
 
@@ -18,6 +19,7 @@ Definitions (per record, per ALT ``a``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,12 +51,21 @@ class SiteCounts:
     exceptions: npt.NDArray[np.bool_]
 
 
+def _count(gts: npt.NDArray[np.int16], test: Any) -> npt.NDArray[np.int8]:
+    """Per (record, sample): over the ploidy axis, how many entries pass ``test``."""
+    total: npt.NDArray[np.int8] = test(gts[0]).view(np.int8).copy()
+    for p in range(1, gts.shape[0]):
+        total += test(gts[p]).view(np.int8)
+    return total
+
+
 def site_counts(gts: npt.NDArray[np.int16]) -> SiteCounts:
-    """Called-allele facts of a ``(records, samples, ploidy)`` batch."""
-    called = (gts >= 0).sum(axis=2, dtype=np.int8)
-    width = (gts != -2).sum(axis=2, dtype=np.int8)
-    ploidy = width.max(axis=1).astype(np.int64) if gts.shape[1] else np.zeros(len(gts), np.int64)
-    exceptions = called != ploidy[:, None]
+    """Called-allele facts of a ``(ploidy, records, samples)`` batch."""
+    called = _count(gts, lambda g: g >= 0)
+    width = _count(gts, lambda g: g != -2)
+    records = gts.shape[1]
+    ploidy = width.max(axis=1).astype(np.int64) if gts.shape[2] else np.zeros(records, np.int64)
+    exceptions = called != ploidy[:, None].astype(np.int8)
     return SiteCounts(called.sum(axis=1, dtype=np.int64), ploidy, called, exceptions)
 
 
@@ -62,13 +73,13 @@ def allele_counts(
     gts: npt.NDArray[np.int16], allele: int, called: npt.NDArray[np.int8]
 ) -> AlleleCounts:
     """Counts of allele index ``allele`` (1 = first ALT) in every record of the batch."""
-    dosage = (gts == allele).sum(axis=2, dtype=np.int8)
+    dosage = _count(gts, lambda g: g == allele)
     carrier = dosage > 0
     hemi = carrier & (called == 1)
     homo = (dosage >= 2) & (dosage == called)
-    carriers = carrier.sum(axis=1, dtype=np.int64)
-    n_hemi = hemi.sum(axis=1, dtype=np.int64)
-    n_homo = homo.sum(axis=1, dtype=np.int64)
+    carriers = np.count_nonzero(carrier, axis=1).astype(np.int64)
+    n_hemi = np.count_nonzero(hemi, axis=1).astype(np.int64)
+    n_homo = np.count_nonzero(homo, axis=1).astype(np.int64)
     return AlleleCounts(
         allele_count=dosage.sum(axis=1, dtype=np.int64),
         carriers=carriers,

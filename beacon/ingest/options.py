@@ -27,13 +27,21 @@ class SkipReason:
     ASSEMBLY_MISMATCH = "assembly_mismatch"  # a RefSeq accession of the other assembly
     ABSURD_LENGTH = "absurd_length"  # span longer than a chromosome or past the contig end
     UNSUPPORTED_ALLELE = "unsupported_allele"  # <*>, <NON_REF>, unknown symbolic alleles
+    UNKNOWN_EXTENT = "unknown_extent"  # symbolic SV with neither END nor SVLEN
     NOT_PASS = "not_pass"  # noqa: S105 # FILTER not PASS under pass_only
     NOT_CARRIED = "not_carried"  # genotypes (or INFO AC) say nobody carries the ALT
     SPANNING_DELETION = "spanning_deletion"  # ALT '*': described by another record
     NO_ALT = "no_alt"  # ALT '.': a reference-only site
 
     PROBLEMS: Final = frozenset(
-        {MALFORMED, UNPLACED_CONTIG, ASSEMBLY_MISMATCH, ABSURD_LENGTH, UNSUPPORTED_ALLELE}
+        {
+            MALFORMED,
+            UNPLACED_CONTIG,
+            ASSEMBLY_MISMATCH,
+            ABSURD_LENGTH,
+            UNSUPPORTED_ALLELE,
+            UNKNOWN_EXTENT,
+        }
     )
 
 

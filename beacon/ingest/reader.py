@@ -25,6 +25,7 @@ from beacon.ingest.options import SkipReason
 from beacon.model import CountSource
 
 BATCH_RECORDS = 2000
+_BASES = frozenset("ACGTN")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +118,11 @@ class _Skips:
         self.counts: dict[str, int] = {}
         self.strict = strict
 
-    def add(self, reason: str, where: str) -> None:
+    def add(self, reason: str, record: int, chrom: str, pos: int) -> None:
         if self.strict and reason in SkipReason.PROBLEMS:
-            raise LoadError(f"{where}: {reason.replace('_', ' ')} (--strict)")
+            raise LoadError(
+                f"record {record} ({chrom}:{pos}): {reason.replace('_', ' ')} (--strict)"
+            )
         self.counts[reason] = self.counts.get(reason, 0) + 1
 
 
@@ -178,12 +181,15 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
     file_samples = list(vcf.samples) if use_gt else []
     smap = np.array([plan.sample_index[s] for s in file_samples], dtype=np.int64)
     gene_fields = genes.gene_fields(header.info)
+    want_genes = gene_fields.any
+    contig_lengths = header.contig_lengths
     chrom_cache: dict[str, str] = {}
-    dataset_id = plan.dataset_id
     pending: list[_Pending] = []
     gt_arrays: list[npt.NDArray[np.int16]] = []
     batch = Batch()
     skips = _Skips(plan.strict)
+    problems = SkipReason.PROBLEMS
+    shape = alleles.shape
     n = 0
     for v in vcf:
         n += 1
@@ -193,64 +199,60 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
         if chrom is None:
             chrom = chrom_cache[raw_chrom] = _chromosome(raw_chrom, plan.assembly)
         pos = v.POS
-        where = f"record {n} ({raw_chrom}:{pos})"
-        if chrom in SkipReason.PROBLEMS:
-            skips.add(chrom, where)
+        if chrom in problems:
+            skips.add(chrom, n, raw_chrom, pos)
             continue
         filter_pass = v.FILTER is None
         if plan.pass_only and not filter_pass:
-            skips.add(SkipReason.NOT_PASS, where)
+            skips.add(SkipReason.NOT_PASS, n, raw_chrom, pos)
             continue
         ref = v.REF
-        info = v.INFO
         alts = v.ALT
-        end_info = svlen = None
+        if not alts:
+            skips.add(SkipReason.NO_ALT, n, raw_chrom, pos)
+            continue
+        info = v.INFO
+        contig_length = contig_lengths.get(raw_chrom)
         shapes: list[tuple[int, str, alleles.Shape]] = []
         for i, alt in enumerate(alts):
-            if alt.startswith("<"):
-                if end_info is None:
-                    end_info = _int_or_none(info.get("END"))
-                    svlen = info.get("SVLEN")
-                shp = alleles.shape(
+            if alt[0] == "<":
+                shp = shape(
                     pos,
                     ref,
                     alt,
-                    end_info=end_info,
-                    svlen=_per_allele(svlen, i),
-                    contig_length=header.contig_lengths.get(raw_chrom),
+                    end_info=_int_or_none(info.get("END")),
+                    svlen=_per_allele(info.get("SVLEN"), i),
+                    contig_length=contig_length,
                 )
+            elif len(alt) == 1 and len(ref) == 1 and alt in _BASES and ref in _BASES:
+                shp = alleles.Shape(pos - 1, pos, ref, alt, "SNP")
             else:
-                shp = alleles.shape(
-                    pos, ref, alt, contig_length=header.contig_lengths.get(raw_chrom)
-                )
-            if isinstance(shp, str):
-                skips.add(shp, where)
+                shp = shape(pos, ref, alt, contig_length=contig_length)
+            if type(shp) is str:
+                skips.add(shp, n, raw_chrom, pos)
             else:
-                shapes.append((i + 1, alt, shp))
-        if not alts:
-            skips.add(SkipReason.NO_ALT, where)
+                shapes.append((i + 1, alt, shp))  # type: ignore[arg-type]
         if not shapes:
             continue
         if use_gt:
             gt = v.genotype
             if gt is None:
-                skips.add(SkipReason.MALFORMED, where)
+                skips.add(SkipReason.MALFORMED, n, raw_chrom, pos)
                 continue
             gt_arrays.append(gt.array())
-        ids = v.ID
         pending.append(
             _Pending(
                 chrom,
                 pos,
                 ref,
-                ids,
+                v.ID,
                 filter_pass,
                 list(
                     genes.gene_ids(
                         gene_fields, info.get("GENEINFO"), info.get("CSQ"), info.get("ANN")
                     )
                 )
-                if gene_fields.any
+                if want_genes
                 else [],
                 shapes,
                 info.get("AC") if use_info else None,
@@ -263,7 +265,7 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
                 pending=pending,
                 gt_arrays=gt_arrays,
                 smap=smap,
-                dataset_id=dataset_id,
+                dataset_id=plan.dataset_id,
                 source=plan.count_source,
                 skips=skips,
             )
@@ -276,7 +278,7 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
         pending=pending,
         gt_arrays=gt_arrays,
         smap=smap,
-        dataset_id=dataset_id,
+        dataset_id=plan.dataset_id,
         source=plan.count_source,
         skips=skips,
     )
@@ -285,14 +287,12 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
 
 
 def _stack(arrays: list[npt.NDArray[np.int16]]) -> npt.NDArray[np.int16]:
-    """``(records, samples, ploidy)`` from per-record cyvcf2 arrays (phase column dropped)."""
-    widths = {a.shape[1] for a in arrays}
-    if len(widths) == 1:
-        return np.stack(arrays)[:, :, :-1]
-    width = max(widths) - 1
-    out = np.full((len(arrays), arrays[0].shape[0], width), -2, dtype=np.int16)
+    """``(ploidy, records, samples)`` from per-record cyvcf2 ``(samples, ploidy + 1)`` arrays
+    (the phase column dropped; narrower records padded with -2)."""
+    width = max(a.shape[1] for a in arrays) - 1
+    out = np.full((width, len(arrays), arrays[0].shape[0]), -2, dtype=np.int16)
     for i, a in enumerate(arrays):
-        out[i, :, : a.shape[1] - 1] = a[:, :-1]
+        out[: a.shape[1] - 1, i, :] = a[:, :-1].T
     return out
 
 
@@ -308,50 +308,16 @@ def _flush(
 ) -> None:
     if not pending:
         return
-    rows = batch.rows
     if source is CountSource.GENOTYPES:
-        gts = _stack(gt_arrays)
-        site = genotypes.site_counts(gts)
-        an = site.allele_number.tolist()
-        ploidy = site.ploidy.tolist()
-        max_allele = max(p.shapes[-1][0] for p in pending)
-        per_allele = [
-            genotypes.allele_counts(gts, a, site.called) for a in range(1, max_allele + 1)
-        ]
-        ac = [c.allele_count.tolist() for c in per_allele]
-        carriers = [c.carriers.tolist() for c in per_allele]
-        het = [c.heterozygous.tolist() for c in per_allele]
-        hom = [c.homozygous.tolist() for c in per_allele]
-        hemi = [c.hemizygous.tolist() for c in per_allele]
-        for b, p in enumerate(pending):
-            ex_idx = np.flatnonzero(site.exceptions[b])
-            exceptions = smap[ex_idx].tolist()
-            exception_counts = site.called[b, ex_idx].tolist()
-            for a, alt, s in p.shapes:
-                k = a - 1
-                if not ac[k][b]:
-                    skips.add(SkipReason.NOT_CARRIED, "")
-                    continue
-                dosage = per_allele[k].dosage[b]
-                idx = np.flatnonzero(dosage)
-                batch.chromosomes.add(p.chrom)
-                rows.append(
-                    (
-                        dataset_id, p.chrom, s.start, s.end, s.reference_bases,
-                        s.alternate_bases, s.variant_type, p.pos - 1, p.ref, alt, p.variant_id,
-                        s.sv_length, s.mate_name, s.mate_start, ac[k][b], an[b], carriers[k][b],
-                        het[k][b], hom[k][b], hemi[k][b], ploidy[b], smap[idx].tolist(),
-                        dosage[idx].tolist(), exceptions, exception_counts, p.gene_ids,
-                        p.filter_pass,
-                    )
-                )  # fmt: skip
+        _flush_genotypes(batch, pending, _stack(gt_arrays), smap, dataset_id, skips)
         return
+    rows = batch.rows
     for p in pending:
         an_value = _int_or_none(p.info_an)
         for a, alt, s in p.shapes:
             ac_value = _per_allele(p.info_ac, a - 1) if source is CountSource.INFO else None
             if ac_value == 0:
-                skips.add(SkipReason.NOT_CARRIED, "")
+                skips.add(SkipReason.NOT_CARRIED, 0, p.chrom, p.pos)
                 continue
             batch.chromosomes.add(p.chrom)
             rows.append(
@@ -360,5 +326,65 @@ def _flush(
                     s.variant_type, p.pos - 1, p.ref, alt, p.variant_id, s.sv_length,
                     s.mate_name, s.mate_start, ac_value, an_value, None, None, None, None, 2,
                     [], [], [], [], p.gene_ids, p.filter_pass,
+                )
+            )  # fmt: skip
+
+
+def _flush_genotypes(  # noqa: PLR0917
+    batch: Batch,
+    pending: list[_Pending],
+    gts: npt.NDArray[np.int16],
+    smap: npt.NDArray[np.int64],
+    dataset_id: str,
+    skips: _Skips,
+) -> None:
+    rows = batch.rows
+    site = genotypes.site_counts(gts)
+    an = site.allele_number.tolist()
+    ploidy = site.ploidy.tolist()
+    n_alleles = np.array([p.shapes[-1][0] for p in pending])
+    # Allele a of record b is at position where[a][b] of the counts for a (computed only over
+    # the records that have an allele a: most have one ALT).
+    counted: list[tuple[dict[int, int], genotypes.AlleleCounts, list[list[int]]]] = []
+    for a in range(1, int(n_alleles.max()) + 1):
+        members = np.flatnonzero(n_alleles >= a)
+        if len(members) == len(pending):
+            c = genotypes.allele_counts(gts, a, site.called)
+            where = {b: b for b in range(len(pending))}
+        else:
+            c = genotypes.allele_counts(gts[:, members, :], a, site.called[members])
+            where = {int(b): j for j, b in enumerate(members)}
+        stats = [
+            c.allele_count.tolist(),
+            c.carriers.tolist(),
+            c.heterozygous.tolist(),
+            c.homozygous.tolist(),
+            c.hemizygous.tolist(),
+        ]
+        counted.append((where, c, stats))
+    exceptions_any: list[bool] = np.asarray(site.exceptions.any(axis=1)).tolist()
+    for b, p in enumerate(pending):
+        if exceptions_any[b]:
+            ex_idx = np.flatnonzero(site.exceptions[b])
+            exceptions = smap[ex_idx].tolist()
+            exception_counts = site.called[b, ex_idx].tolist()
+        else:
+            exceptions, exception_counts = [], []
+        for a, alt, s in p.shapes:
+            where, c, (ac, carriers, het, hom, hemi) = counted[a - 1]
+            j = where[b]
+            if not ac[j]:
+                skips.add(SkipReason.NOT_CARRIED, 0, p.chrom, p.pos)
+                continue
+            dosage = c.dosage[j]
+            idx = dosage.nonzero()[0]
+            batch.chromosomes.add(p.chrom)
+            rows.append(
+                (
+                    dataset_id, p.chrom, s.start, s.end, s.reference_bases, s.alternate_bases,
+                    s.variant_type, p.pos - 1, p.ref, alt, p.variant_id, s.sv_length,
+                    s.mate_name, s.mate_start, ac[j], an[b], carriers[j], het[j], hom[j],
+                    hemi[j], ploidy[b], smap[idx].tolist(), dosage[idx].tolist(), exceptions,
+                    exception_counts, p.gene_ids, p.filter_pass,
                 )
             )  # fmt: skip
