@@ -30,6 +30,12 @@ function statusBadge(status) {
     h("span", { class: "visually-hidden" }, s.spoken));
 }
 
+function utc(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
 function fact(term, ...description) {
   return [h("dt", {}, term), h("dd", {}, ...description)];
 }
@@ -55,7 +61,7 @@ function memberCard(member, now) {
   const href = safeUrl(member.url);
   const last = member.lastAnswerAt
     ? h("time", { datetime: member.lastAnswerAt, title: member.lastAnswerAt },
-      relativeTime(member.lastAnswerAt, now))
+      `${relativeTime(member.lastAnswerAt, now)} (${utc(member.lastAnswerAt)})`)
     : "Never";
   const headingId = `member-${member.memberId}`;
   return h("li", { class: "member", "data-member": member.memberId,

@@ -33,12 +33,15 @@ export function statusWords(status, message, { assembly = null, assemblies = [] 
       return "Access refused: this site needs a sign-in or permission for this search";
     case "skipped":
       return "Site unavailable: not asked, it has been failing and is paused for now";
-    case "not_applicable":
-      if (message) return `Not applicable: ${message}`;
-      if (assembly && assemblies.length && !assemblies.includes(assembly)) {
-        return `Not applicable: other assembly (${assemblies.join(", ")} only)`;
+    case "not_applicable": {
+      const otherAssembly = assembly && assemblies.length ? !assemblies.includes(assembly)
+        : /\bGRCh3[78]\b/.test(message ?? "");
+      if (otherAssembly) {
+        return `Not applicable: other assembly (${message || `${assemblies.join(", ")} only`})`;
       }
+      if (message) return `Not applicable: ${message}`;
       return "Not applicable: this site cannot answer this kind of search";
+    }
     case "answered":
       return message ?? "";
     default:
