@@ -17,7 +17,7 @@ Raises :class:`beacon.errors.StoreUnavailable` when the database cannot answer i
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -26,15 +26,14 @@ import asyncpg
 from beacon.errors import StoreUnavailable
 from beacon.model import (
     AlleleTotals,
-    CountSource,
     Dataset,
     Found,
     Granularity,
     QueryKind,
-    SecurityLevel,
     VariantQuery,
     VariantRecord,
 )
+from beacon.storage.datasets import list_datasets
 from beacon.storage.db import unavailable_as_error
 
 SHORT_SPAN: Final = 1000
@@ -69,12 +68,6 @@ RECORD_COLUMNS: Final = (
 
 _COLS: Final = ", ".join(f'v."{c}"' for c in RECORD_COLUMNS)
 
-SELECT_DATASETS: Final = """
-SELECT id, name, description, assembly, security_level, version, created_at, updated_at,
-       count_source, sample_count, variant_count, call_count, external_url,
-       data_use_conditions::text AS data_use_conditions
-FROM dataset ORDER BY id
-"""
 
 # Allele length in bases: sequence alleles by their span (or inserted length), symbolic and
 # breakend alleles by SVLEN when known, else by their span.
@@ -152,7 +145,7 @@ def _matching(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, lis
         alt = query.alternate_bases or ""
         start = sql.arg(query.start)
         pattern = sql.arg(alt.replace("N", "_"))
-        sql.add(f"v.start >= {start} AND v.start <= {start} + {sql.arg(len(alt))}")
+        sql.add(f"v.start >= {start} AND v.start <= {sql.arg(query.start + len(alt))}")
         sql.add(
             f"((v.start = {start} AND v.alternate_bases LIKE {pattern}) OR "
             f"(v.vcf_start = {start} AND v.vcf_alt LIKE {pattern}))"
@@ -167,7 +160,7 @@ def _matching(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, lis
     elif query.kind is QueryKind.IDENTIFIER:
         ref = query.reference_bases or ""
         start = sql.arg(query.start)
-        sql.add(f"v.start >= {start} AND v.start <= {start} + {sql.arg(len(ref))}")
+        sql.add(f"v.start >= {start} AND v.start <= {sql.arg(query.start + len(ref))}")
         sql.add(f"v.vcf_start = {start}")
         sql.add(f"v.vcf_ref = {sql.arg(ref)}")
         sql.add(f"v.vcf_alt = {sql.arg(query.alternate_bases or '')}")
@@ -185,6 +178,8 @@ def _range(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, list[A
     q_start = sql.arg(query.start)
     q_end = sql.arg(query.end)
     span = sql.arg(SHORT_SPAN)
+    assert query.start is not None
+    lowest = sql.arg(max(query.start - SHORT_SPAN, 0))
     sql.add(f"v.reference_name = {chrom}")
     if query.alternate_bases is not None:
         sql.bases("alternate_bases", query.alternate_bases)
@@ -192,7 +187,7 @@ def _range(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, list[A
     common = sql.clause()
     short = (
         f"SELECT {_COLS} FROM variant v WHERE {common} "
-        f"AND v.start >= {q_start} - {span} AND v.start < {q_end} "
+        f"AND v.start >= {lowest} AND v.start < {q_end} "
         f'AND v."end" - v.start <= {span} AND greatest(v."end", v.start + 1) > {q_start}'
     )
     long = (
@@ -336,31 +331,11 @@ async def allele_totals(
     }
 
 
-def _dataset(row: asyncpg.Record) -> Dataset:
-    conditions = json.loads(row["data_use_conditions"]) if row["data_use_conditions"] else {}
-    return Dataset(
-        id=row["id"],
-        name=row["name"],
-        assembly=row["assembly"],
-        security_level=SecurityLevel(row["security_level"]),
-        description=row["description"],
-        version=row["version"],
-        external_url=row["external_url"],
-        data_use_conditions=conditions if isinstance(conditions, dict) else {},
-        count_source=CountSource(row["count_source"]),
-        sample_count=row["sample_count"],
-        variant_count=row["variant_count"],
-        call_count=row["call_count"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
 async def fetch_datasets(pool: asyncpg.Pool, *, timeout_s: float) -> list[Dataset]:
-    """Every stored dataset, ordered by id. Raises :class:`StoreUnavailable`."""
-    async with unavailable_as_error(), pool.acquire(timeout=timeout_s) as conn:
-        rows = await conn.fetch(SELECT_DATASETS, timeout=timeout_s)
-    return [_dataset(row) for row in rows]
+    """Every stored dataset, ordered by id (:func:`beacon.storage.datasets.list_datasets`),
+    within ``timeout_s`` seconds. Raises :class:`StoreUnavailable`."""
+    async with unavailable_as_error():
+        return await asyncio.wait_for(list_datasets(pool), timeout_s)
 
 
 async def ping(pool: asyncpg.Pool, *, timeout_s: float) -> None:
