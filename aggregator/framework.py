@@ -101,9 +101,26 @@ def entry_types_response(config: NetworkConfig) -> dict[str, Any]:
     }
 
 
-def error_response(config: NetworkConfig, status: int, message: str) -> dict[str, Any]:
-    """A Beacon v2 error document (``beaconErrorResponse``)."""
+def error_response(
+    config: NetworkConfig, status: int, message: str, *, parameter: str | None = None
+) -> dict[str, Any]:
+    """A Beacon v2 error document (``beaconErrorResponse``), shaped as a beacon's: the
+    message names the offending ``parameter``, which is also given on its own."""
+    if parameter and parameter not in message:
+        message = f"{parameter}: {message}"
+    error: dict[str, Any] = {"errorCode": status, "errorMessage": message}
+    if parameter:
+        error["parameter"] = parameter
     return {
-        "meta": _meta(config),
-        "error": {"errorCode": status, "errorMessage": message},
+        "meta": {
+            **_meta(config),
+            "returnedGranularity": "boolean",
+            "receivedRequestSummary": {
+                "apiVersion": API_VERSION,
+                "requestedSchemas": [],
+                "pagination": {"skip": 0, "limit": 10},
+                "requestedGranularity": "boolean",
+            },
+        },
+        "error": error,
     }

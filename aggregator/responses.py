@@ -163,6 +163,16 @@ def network_info(answer: NetworkAnswer) -> dict[str, Any]:
     }
 
 
+def received_summary(request: BeaconRequest) -> dict[str, Any]:
+    """``receivedRequestSummary``: the parsed request's, with flat ``requestParameters``
+    wrapped as ``{"g_variant": {...}}`` (the schema wants a dictionary of objects)."""
+    received = dict(request.received)
+    params = received.get("requestParameters")
+    if isinstance(params, dict) and not all(isinstance(v, dict) for v in params.values()):
+        received["requestParameters"] = {"g_variant": params}
+    return received
+
+
 def network_response(
     answer: NetworkAnswer, request: BeaconRequest, *, beacon_id: str
 ) -> dict[str, Any]:
@@ -177,7 +187,7 @@ def network_response(
             "apiVersion": API_VERSION,
             "returnedSchemas": [VARIANT_SCHEMA],
             "returnedGranularity": granularity.value,
-            "receivedRequestSummary": request.received,
+            "receivedRequestSummary": received_summary(request),
         },
         "responseSummary": summary,
         "info": {NETWORK_INFO_KEY: network_info(answer)},

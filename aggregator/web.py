@@ -82,11 +82,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except BeaconError as exc:
-        return _json(error_response(config, exc.status, exc.message), exc.status)
+        body = error_response(config, exc.status, exc.message, parameter=exc.parameter)
+        return _json(body, exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        if isinstance(exc, web.HTTPRequestEntityTooLarge):
+            return _json(
+                error_response(config, 413, "request body is too large", parameter="body"), 413
+            )
         return _json(error_response(config, exc.status, exc.reason), exc.status)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        # The last line of defence: a defect must still answer in the Beacon error shape,
+        # without a stack trace for the caller (it is logged here, with the cause).
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return _json(error_response(config, 500, "internal error"), 500)
 
 
 def _loop_guard(request: web.Request, config: NetworkConfig) -> tuple[tuple[str, ...], int]:
