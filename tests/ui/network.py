@@ -7,7 +7,7 @@ real aggregator. The VCFs are written here, so the tests run everywhere.
 Expected answers for ``chr17:43045712 T>C`` on GRCh38:
 
 * Hospital A (GRCh38, genotypes): yes, 1 of 6 alleles;
-* Registry B (GRCh38, sites-only): no (it holds T>G at that position);
+* Registry B (GRCh38, sites-only, open policy): no (it holds T>G there: 2 of 100 alleles);
 * Archive C (GRCh37): not applicable, other assembly;
 * Slow site: did not answer in time;
 * Dead site: unavailable.
@@ -30,6 +30,8 @@ from aggregator.config import parse_config
 from aggregator.web import create_app as create_aggregator
 from beacon.config import Settings
 from beacon.ingest import LoadOptions, load_vcf
+from beacon.policy import OPEN_POLICY
+from beacon.storage import db, privacy
 from beacon.web import create_app as create_beacon
 from tests import pg
 from tests.ui.servers import serving
@@ -126,6 +128,12 @@ async def running_network(admin_dsn: str, template: str, folder: Path) -> AsyncI
             REGISTRY_B,
             LoadOptions("registry-b", "GRCh38", name="Registry B frequencies"),
         )
+        # Registry B publishes frequencies openly, as population panels do.
+        conn = await db.connect(dsn_b)
+        try:
+            await privacy.set_policy(conn, "registry-b", OPEN_POLICY)
+        finally:
+            await conn.close()
         await _load(
             dsn_c, folder, ARCHIVE_C, LoadOptions("archive-c", "GRCh37", name="Archive C exomes")
         )

@@ -177,7 +177,12 @@ async def test_a_shared_link_runs_its_search(network: Network, page: Any) -> Non
     await page.press("#q", "Enter")
     await page.wait_for_url(re.compile(r"T-G"))
     await final_summary(page)
-    assert "Yes" in (await row(page, "registry-b"))["Seen?"]
+    b = await row(page, "registry-b")
+    assert "Yes" in b["Seen?"]
+    # Registry B's policy lets anyone see its counts: 2 of 100 alleles.
+    assert b["Count"] == "1 record"
+    assert b["Allele frequency"].startswith("0.02")
+    await shot(page, "search-frequency")
     await page.go_back()
     await page.wait_for_url(re.compile(r"assembly=GRCh37"))
     assert await page.input_value("#q") == "17-41197695-T-C"
