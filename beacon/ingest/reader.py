@@ -339,6 +339,7 @@ def _flush_genotypes(  # noqa: PLR0917
     skips: _Skips,
 ) -> None:
     rows = batch.rows
+    monotonic = bool(np.all(np.diff(smap) > 0))
     site = genotypes.site_counts(gts)
     an = site.allele_number.tolist()
     ploidy = site.ploidy.tolist()
@@ -366,8 +367,11 @@ def _flush_genotypes(  # noqa: PLR0917
     for b, p in enumerate(pending):
         if exceptions_any[b]:
             ex_idx = np.flatnonzero(site.exceptions[b])
-            exceptions = smap[ex_idx].tolist()
-            exception_counts = site.called[b, ex_idx].tolist()
+            ex_ids, ex_counts = smap[ex_idx], site.called[b, ex_idx]
+            if not monotonic:
+                order = np.argsort(ex_ids)
+                ex_ids, ex_counts = ex_ids[order], ex_counts[order]
+            exceptions, exception_counts = ex_ids.tolist(), ex_counts.tolist()
         else:
             exceptions, exception_counts = [], []
         for a, alt, s in p.shapes:
@@ -378,13 +382,18 @@ def _flush_genotypes(  # noqa: PLR0917
                 continue
             dosage = c.dosage[j]
             idx = dosage.nonzero()[0]
+            carrier_ids = smap[idx]
+            carrier_dosage = dosage[idx]
+            if not monotonic:  # the file lists the dataset's samples in another order
+                order = np.argsort(carrier_ids)
+                carrier_ids, carrier_dosage = carrier_ids[order], carrier_dosage[order]
             batch.chromosomes.add(p.chrom)
             rows.append(
                 (
                     dataset_id, p.chrom, s.start, s.end, s.reference_bases, s.alternate_bases,
                     s.variant_type, p.pos - 1, p.ref, alt, p.variant_id, s.sv_length,
                     s.mate_name, s.mate_start, ac[j], an[b], carriers[j], het[j], hom[j],
-                    hemi[j], ploidy[b], smap[idx].tolist(), dosage[idx].tolist(), exceptions,
+                    hemi[j], ploidy[b], carrier_ids.tolist(), carrier_dosage.tolist(), exceptions,
                     exception_counts, p.gene_ids, p.filter_pass,
                 )
             )  # fmt: skip
