@@ -84,7 +84,7 @@ def _load_command_modules() -> None:
 _COMMAND_MODULES: tuple[str, ...] = (
     "beacon.ingest.commands",  # load, datasets, remove, remove-samples
     "beacon.privacy_commands",  # consent, policy, audit, budget
-    # "beacon.serve",             (serve)
+    "beacon.serve",  # serve
 )
 
 
