@@ -101,6 +101,25 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _json(error_response(config, 500, "internal error"), 500)
 
 
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Let browsers on the configured origins call the API (``cors_origins``)."""
+    origins = request.app[CONFIG].cors_origins
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and ("*" in origins or origin in origins)
+    if request.method == "OPTIONS" and allowed:
+        response: web.StreamResponse = web.Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    else:
+        response = await handler(request)
+    if allowed and not response.prepared:
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else str(origin)
+        response.headers["Vary"] = "Origin"
+    return response
+
+
 def _loop_guard(request: web.Request, config: NetworkConfig) -> tuple[tuple[str, ...], int]:
     """The visited list (including this aggregator) and hop count of an incoming query.
     Raises :class:`LoopDetected` when this aggregator was already visited or the hop limit
@@ -170,13 +189,17 @@ async def g_variants_stream(request: web.Request) -> web.StreamResponse:
     registry = request.app[REGISTRY]
     fanout = request.app[FANOUT]
     order = {s.config.id: i for i, s in enumerate(registry.members())}
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
+    headers = {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+    }
+    origins = request.app[CONFIG].cors_origins
+    if request.headers.get("Origin") and ("*" in origins or request.headers["Origin"] in origins):
+        headers["Access-Control-Allow-Origin"] = (
+            "*" if "*" in origins else request.headers["Origin"]
+        )
+    response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     members = [{"memberId": s.config.id, "name": s.name} for s in registry.members()]
     await response.write(_event("start", {"members": members, "query": query_summary(ctx.request)}))
@@ -316,7 +339,9 @@ def create_app(config: NetworkConfig, *, config_path: Path | None = None) -> web
     refreshes them every ``refresh_interval_s``; with ``config_path`` it also reloads the
     member list when that file changes. Raises :class:`aggregator.schemas.SchemaFolderError`
     when ``schema_dir`` is set but holds no schemas."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=config.max_body_bytes)
+    app = web.Application(
+        middlewares=[cors_middleware, error_middleware], client_max_size=config.max_body_bytes
+    )
     schemas = OfficialSchemas.load(config.schema_dir) if config.schema_dir else None
     client = MemberClient(config)
     registry = Registry(config, client, schemas)
