@@ -85,3 +85,37 @@ def test_every_file_a_page_names_exists() -> None:
     for script in ui.STATIC_DIR.glob("*.js"):
         for ref in re.findall(r'from "\./([^"]+)"', script.read_text()):
             assert (ui.STATIC_DIR / ref).is_file(), (script.name, ref)
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize(
+    ("text", "background"),
+    [
+        ("text", "background"),
+        ("muted", "background"),
+        ("muted", "surface"),
+        ("accent", "background"),
+        ("accent-dark", "surface"),
+        ("error", "error-bg"),
+        ("yes-fg", "yes-bg"),
+        ("no-fg", "no-bg"),
+        ("unknown-fg", "unknown-bg"),
+        ("na-fg", "na-bg"),
+    ],
+)
+def test_text_colours_meet_wcag_aa_contrast(text: str, background: str) -> None:
+    import re
+
+    css = (ui.STATIC_DIR / "style.css").read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", css))
+    assert _contrast(colours[text], colours[background]) >= 4.5

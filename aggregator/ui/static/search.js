@@ -28,7 +28,7 @@ const advanced = $("advanced");
 const advancedForm = $("advanced-form");
 
 let current = null; // {source: EventSource, ...} of the search under way
-let memberAssemblies = null; // memberId -> assemblies, from /api/members when available
+let memberInfo = new Map(); // memberId -> {assemblies, datasetNames}, from /api/members
 
 // ---- errors next to the controls ------------------------------------------------------
 
@@ -196,7 +196,7 @@ function rowsForMember(answer, context) {
   const latency = formatLatency(answer.latencyMs);
   if (answer.status !== "answered") {
     const kind = answer.status === "not_applicable" ? "na" : "unknown";
-    const assemblies = memberAssemblies?.get(answer.memberId) ?? [];
+    const assemblies = memberInfo.get(answer.memberId)?.assemblies ?? [];
     const words = statusWords(answer.status, answer.message,
       { assembly: context.assembly, assemblies });
     return [h("tr", { class: `row-${kind}`, "data-member": answer.memberId, "data-status": answer.status },
@@ -214,8 +214,10 @@ function rowsForMember(answer, context) {
   }
   return datasets.map((dataset) => {
     const kind = verdict(dataset.exists);
-    const name = dataset.name && dataset.name !== dataset.datasetId
-      ? [dataset.name, h("span", { class: "secondary" }, ` (${dataset.datasetId})`)]
+    const title = dataset.name && dataset.name !== dataset.datasetId ? dataset.name
+      : memberInfo.get(answer.memberId)?.datasetNames.get(dataset.datasetId);
+    const name = title && title !== dataset.datasetId
+      ? [title, h("span", { class: "secondary" }, ` (${dataset.datasetId})`)]
       : [dataset.datasetId];
     return h("tr", {
       class: `row-${kind}`, "data-member": answer.memberId, "data-status": "answered",
@@ -348,11 +350,16 @@ async function explainRefusal(state) {
 
 // ---- wiring -------------------------------------------------------------------------------
 
-async function loadMemberAssemblies() {
+// Assemblies and dataset names of the members, to explain "not applicable" and to name
+// datasets whose answers carry only an id. The page works without them.
+async function loadMemberInfo() {
   const response = await fetch("/api/members", { headers: { Accept: "application/json" } });
   if (!response.ok) return;
   const body = await response.json();
-  memberAssemblies = new Map(body.members.map((m) => [m.memberId, m.assemblies ?? []]));
+  memberInfo = new Map(body.members.map((m) => [m.memberId, {
+    assemblies: m.assemblies ?? [],
+    datasetNames: new Map((m.datasets ?? []).map((d) => [d.id, d.name])),
+  }]));
 }
 
 $("search-form").addEventListener("submit", (event) => {
@@ -379,5 +386,9 @@ box.addEventListener("input", () => {
 window.addEventListener("popstate", runFromUrl);
 
 loadNetworkName();
-loadMemberAssemblies().catch(() => { memberAssemblies = null; });
-runFromUrl();
+const memberInfoReady = loadMemberInfo().catch((err) => {
+  if (!(err instanceof TypeError) && !(err instanceof SyntaxError)) throw err;
+});
+// A shared link's search waits briefly for the member details, never for long.
+Promise.race([memberInfoReady, new Promise((resolve) => { setTimeout(resolve, 1000); })])
+  .then(runFromUrl);
