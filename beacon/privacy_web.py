@@ -128,3 +128,46 @@ async def audit_query(
         status=status,
     )
     await privacy.record_query(pool, entry)
+
+
+def v1_granularity(permitted: Sequence[tuple[Dataset, Granularity]]) -> Granularity:
+    """The granularity a v1 answer reaches: counts at most (v1 has no records)."""
+    reached = Granularity.BOOLEAN
+    for _, granularity in permitted:
+        capped = granularity.at_most(Granularity.COUNT)
+        if capped.rank > reached.rank:
+            reached = capped
+    return reached
+
+
+def disclose_v1_counts(
+    doc: dict[str, Any], permitted: Sequence[tuple[Dataset, Granularity]]
+) -> dict[str, Any]:
+    """Apply each dataset's count policy to a v1 ``/query`` answer (in place; returned).
+
+    ``variantCount`` and ``sampleCount`` are adjusted; when either was, the exact
+    ``frequency`` is withheld (``null``), ``note`` says why and ``info`` carries
+    ``countPrecision``/``countAdjustedTo``.
+    """
+    by_id = {dataset.id: (dataset, granularity) for dataset, granularity in permitted}
+    for item in doc.get("datasetAlleleResponses") or []:
+        found = by_id.get(item.get("datasetId", ""))
+        if found is None or item.get("variantCount") is None:
+            continue
+        dataset, granularity = found
+        parts = [
+            adjust_count(int(item[key] or 0), dataset.policy, granularity)
+            for key in ("variantCount", "sampleCount")
+        ]
+        item["variantCount"], item["sampleCount"] = parts[0].value, parts[1].value
+        combined = combined_precision(parts)
+        assert combined is not None
+        if combined.adjusted_to is not None:
+            item["frequency"] = None
+            how = "reported as" if combined.precision.value == "imprecise" else "rounded up to"
+            item["note"] = (
+                f"low counts {how} {combined.adjusted_to} under the dataset's disclosure policy"
+            )
+        info = item.get("info")
+        item["info"] = {**(info if isinstance(info, dict) else {}), **combined.as_json()}
+    return doc

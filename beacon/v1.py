@@ -271,6 +271,7 @@ async def _info(request: web.Request) -> web.Response:
 
 
 async def _query(request: web.Request) -> web.Response:
+    from beacon import privacy_web
     from beacon import web as bweb
     from beacon.storage import queries
 
@@ -281,13 +282,28 @@ async def _query(request: web.Request) -> web.Response:
     _include(p)
     caller = await bweb.caller_of(request)
     chosen = bweb.select_datasets(await bweb.visible_datasets(request, caller), parsed, None)
+    pool = request.app[bweb.STORE].pool
+    await privacy_web.charge_query(pool, settings, caller)  # 429 when spent
     totals = await queries.allele_totals(
-        request.app[bweb.STORE].pool,
+        pool,
         parsed.query,
         [c.dataset.id for c in chosen],
         timeout_s=settings.db_query_timeout_s,
+        min_carriers=privacy_web.min_carriers(caller, [c.dataset for c in chosen]),
     )
-    return bweb.json_response(query_document(settings, p, chosen, totals))
+    doc = query_document(settings, p, chosen, totals)
+    permitted = [(c.dataset, c.granularity) for c in chosen]
+    privacy_web.disclose_v1_counts(doc, permitted)
+    await privacy_web.audit_query(
+        pool,
+        settings,
+        caller,
+        endpoint=PREFIX + "/query",
+        permitted=permitted,
+        returned=privacy_web.v1_granularity(permitted),
+        exists=bool(doc["exists"]),
+    )
+    return bweb.json_response(doc)
 
 
 def add_routes(app: web.Application) -> None:

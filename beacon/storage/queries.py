@@ -18,7 +18,7 @@ Raises :class:`beacon.errors.StoreUnavailable` when the database cannot answer i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -219,21 +219,49 @@ def _gene(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, list[An
     return f"{annotated} UNION {located}", sql.args
 
 
-def count_sql(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, list[Any]]:
+def _hide_rare(
+    matching: tuple[str, list[Any]], min_carriers: Mapping[str, int] | None
+) -> tuple[str, list[Any]]:
+    """k-anonymity (:mod:`beacon.policy`): keep rows of a dataset named in ``min_carriers``
+    only when at least k eligible participants carry them (``carriers``, else the lower bound
+    ``ceil(allele_count / ploidy)``; unknown both ways: hidden)."""
+    inner, args = matching
+    if not min_carriers:
+        return inner, args
+    ids = list(min_carriers)
+    args = [*args, ids, [min_carriers[i] for i in ids]]
+    a, b = f"${len(args) - 1}", f"${len(args)}"
+    return (
+        f"SELECT h.* FROM ({inner}) h LEFT JOIN unnest({a}::text[], {b}::int[]) AS k (id, k)"
+        " ON k.id = h.dataset_id WHERE k.k IS NULL"
+        " OR coalesce(h.carriers, (h.allele_count + h.ploidy - 1) / h.ploidy) >= k.k",
+        args,
+    )
+
+
+def count_sql(
+    query: VariantQuery,
+    dataset_ids: Sequence[str],
+    min_carriers: Mapping[str, int] | None = None,
+) -> tuple[str, list[Any]]:
     """Statement giving ``(dataset_id, total)`` per dataset with at least one hit."""
-    inner, args = _matching(query, dataset_ids)
+    inner, args = _hide_rare(_matching(query, dataset_ids), min_carriers)
     return f"SELECT m.dataset_id, count(*) AS total FROM ({inner}) m GROUP BY 1", args
 
 
 def record_sql(
-    query: VariantQuery, dataset_ids: Sequence[str], skip: int, limit: int
+    query: VariantQuery,
+    dataset_ids: Sequence[str],
+    skip: int,
+    limit: int,
+    min_carriers: Mapping[str, int] | None = None,
 ) -> tuple[str, list[Any]]:
     """Statement giving one page of rows per dataset, each with its dataset's total.
 
     The first row of every dataset is always returned (so that its total is known even when
     the page lies beyond the end); callers drop rows whose ``rn`` is ``<= skip``.
     """
-    inner, args = _matching(query, dataset_ids)
+    inner, args = _hide_rare(_matching(query, dataset_ids), min_carriers)
     args = [*args, skip, skip + limit]
     lo, hi = f"${len(args) - 1}", f"${len(args)}"
     return (
@@ -245,9 +273,13 @@ def record_sql(
     )
 
 
-def totals_sql(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, list[Any]]:
+def totals_sql(
+    query: VariantQuery,
+    dataset_ids: Sequence[str],
+    min_carriers: Mapping[str, int] | None = None,
+) -> tuple[str, list[Any]]:
     """Statement giving, per dataset with a hit, the sums of :class:`AlleleTotals`."""
-    inner, args = _matching(query, dataset_ids)
+    inner, args = _hide_rare(_matching(query, dataset_ids), min_carriers)
     return (
         "SELECT m.dataset_id, count(*) AS variants, sum(m.allele_count) AS allele_count, "
         "sum(m.allele_number) AS allele_number, sum(m.carriers) AS carriers, "
@@ -272,8 +304,12 @@ async def find_variants(
     skip: int = 0,
     limit: int = 10,
     timeout_s: float,
+    min_carriers: Mapping[str, int] | None = None,
 ) -> dict[str, Found]:
     """Matching alleles per dataset id (datasets without a hit are absent).
+
+    ``min_carriers`` (dataset id -> k) leaves out those datasets' alleles carried by fewer
+    than k participants (k-anonymity for anonymous callers, see :mod:`beacon.policy`).
 
     Only ``dataset_ids`` are searched (an empty sequence searches nothing). Records are read
     only at ``Granularity.RECORD`` (``skip``/``limit`` page them per dataset); otherwise only
@@ -283,9 +319,9 @@ async def find_variants(
     if not dataset_ids:
         return {}
     if granularity is Granularity.RECORD:
-        sql, args = record_sql(query, dataset_ids, skip, limit)
+        sql, args = record_sql(query, dataset_ids, skip, limit, min_carriers)
     else:
-        sql, args = count_sql(query, dataset_ids)
+        sql, args = count_sql(query, dataset_ids, min_carriers)
     async with unavailable_as_error(), pool.acquire(timeout=timeout_s) as conn:
         rows = await conn.fetch(sql, *args, timeout=timeout_s)
     found: dict[str, Found] = {}
@@ -304,15 +340,21 @@ async def find_variants(
 
 
 async def allele_totals(
-    pool: asyncpg.Pool, query: VariantQuery, dataset_ids: Sequence[str], *, timeout_s: float
+    pool: asyncpg.Pool,
+    query: VariantQuery,
+    dataset_ids: Sequence[str],
+    *,
+    timeout_s: float,
+    min_carriers: Mapping[str, int] | None = None,
 ) -> dict[str, AlleleTotals]:
     """Per dataset id with at least one matching allele, the sums of its counts.
 
-    Only ``dataset_ids`` are searched. Raises :class:`StoreUnavailable` as :func:`find_variants`.
+    Only ``dataset_ids`` are searched; ``min_carriers`` as in :func:`find_variants`. Raises
+    :class:`StoreUnavailable` as :func:`find_variants`.
     """
     if not dataset_ids:
         return {}
-    sql, args = totals_sql(query, dataset_ids)
+    sql, args = totals_sql(query, dataset_ids, min_carriers)
     async with unavailable_as_error(), pool.acquire(timeout=timeout_s) as conn:
         rows = await conn.fetch(sql, *args, timeout=timeout_s)
 
