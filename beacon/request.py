@@ -587,13 +587,14 @@ def _received(p: Mapping[str, Any], req: dict[str, Any]) -> dict[str, Any]:
         "pagination": {"skip": req["skip"], "limit": req["limit"]},
         "requestedGranularity": str(req["requested_granularity"]),
         "includeResultsetResponses": str(req["include_resultset_responses"]),
-        "requestParameters": parameters,
+        # The framework schema wants entry-type-keyed objects: {"g_variant": {...}}.
+        "requestParameters": {"g_variant": parameters},
         "testMode": req["test_mode"],
     }
     if req["filters"]:
         summary["filters"] = list(req["filters"])
     if req["dataset_ids"] is not None:
-        summary["requestParameters"]["datasetIds"] = list(req["dataset_ids"])
+        parameters["datasetIds"] = list(req["dataset_ids"])
     return summary
 
 
