@@ -204,6 +204,40 @@ async def test_range_links_count_positions_from_one(network: Network, page: Any)
     await shot(page, "advanced-range")
 
 
+async def test_a_bracket_search_from_the_advanced_form(network: Network, page: Any) -> None:
+    # Hospital A holds chr17:43057051 ACTG>A: the deleted bases are 43,057,052..43,057,054.
+    await page.goto(f"{network.url}/search")
+    await page.click("#advanced summary")
+    assert await page.locator("#adv-startFrom").is_hidden()
+    await page.check("input[name=mode][value=bracket]")
+    assert await page.locator("#adv-from").is_hidden()
+    await page.fill("#adv-chromosome", "chr17")
+    await page.fill("#adv-startFrom", "43057050")
+    await page.fill("#adv-startTo", "43057055")
+    await page.fill("#adv-endFrom", "43057050")
+    await page.fill("#adv-endTo", "43057054")
+    await page.select_option("#adv-variantType", "DEL")
+    await page.click("#advanced-button")
+    await final_summary(page)
+    assert "Yes" in (await row(page, "hospital-a"))["Seen?"]
+    params = parse_qs(urlsplit(page.url).query)
+    assert params["mode"] == ["bracket"]
+    assert params["startFrom"] == ["43057050"]
+    assert params["type"] == ["DEL"]
+    # The last deleted base is 43,057,054: a window ending before it finds nothing.
+    await page.fill("#adv-endTo", "43057053")
+    await page.click("#advanced-button")
+    await page.wait_for_url(re.compile(r"endTo=43057053"))
+    await final_summary(page)
+    assert "No" in (await row(page, "hospital-a"))["Seen?"]
+    # A field left wrong is named and focused; nothing is sent.
+    await page.fill("#adv-startTo", "1")
+    await page.click("#advanced-button")
+    await page.locator("#adv-error").wait_for(state="visible")
+    assert "latest start is before the earliest start" in await page.inner_text("#adv-error")
+    assert await page.evaluate("document.activeElement.id") == "adv-startTo"
+
+
 async def test_keyboard_only_search_on_a_narrow_screen(network: Network, browser: Any) -> None:
     context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
