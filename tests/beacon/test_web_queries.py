@@ -265,7 +265,7 @@ async def test_anonymous_sees_only_public_and_granularity_is_lowered(
     await load(database_url, tmp_path, "open")
     await load(database_url, tmp_path, "reg", security_level=SecurityLevel.REGISTERED)
     await load(database_url, tmp_path, "ctl", security_level=SecurityLevel.CONTROLLED)
-    await load(database_url, tmp_path, "bool", policy=DisclosurePolicy())
+    await load(database_url, tmp_path, "bool", policy=DisclosurePolicy(public_min_carriers=0))
     async with beacon_client(database_url) as client:
         listed = await (await client.get("/datasets")).json()
         assert [c["id"] for c in listed["response"]["collections"]] == ["bool", "open"]
