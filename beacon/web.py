@@ -21,8 +21,10 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from beacon import openapi, responses
-from beacon.access import AnonymousAuthenticator, Authenticator, Caller, dataset_access
+from beacon import openapi, privacy_web, responses
+from beacon.access import Authenticator, Caller, dataset_access
+from beacon.auth import authenticator_from_settings, close_authenticator, require_dataset_access
+from beacon.auth.guard import bearer_challenge
 from beacon.config import Settings
 from beacon.errors import (
     BeaconError,
@@ -30,6 +32,7 @@ from beacon.errors import (
     NotFound,
     PayloadTooLarge,
     StoreUnavailable,
+    Unauthenticated,
 )
 from beacon.metrics import Metrics
 from beacon.model import BeaconRequest, Dataset, Found
@@ -161,6 +164,13 @@ async def visible_datasets(request: web.Request, caller: Caller) -> list[Permitt
     return permitted
 
 
+async def require_access(request: web.Request, caller: Caller, named: list[str]) -> None:
+    """401/403 when the request names a dataset the caller may not see (beacon.auth.guard)."""
+    if named:
+        catalogue = {d.id: d for d in await request.app[STORE].datasets()}
+        require_dataset_access(caller, named, catalogue)
+
+
 def root_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
@@ -200,18 +210,35 @@ async def answer_g_variants(
     """Run a parsed query for the caller and build the Beacon v2 answer."""
     settings = request.app[SETTINGS]
     caller = await caller_of(request)
+    named = [*(parsed.dataset_ids or ()), *(() if scope is None else (scope,))]
+    await require_access(request, caller, named)
     chosen = select_datasets(await visible_datasets(request, caller), parsed, scope)
+    pool = request.app[STORE].pool
+    await privacy_web.charge_query(pool, settings, caller)  # 429 when spent
     granularity = responses.returned_granularity(parsed.requested_granularity, chosen)
     found: dict[str, Found] = await queries.find_variants(
-        request.app[STORE].pool,
+        pool,
         parsed.query,
         [p.dataset.id for p in chosen],
         granularity=granularity,
         skip=parsed.skip,
         limit=parsed.limit,
         timeout_s=settings.db_query_timeout_s,
+        min_carriers=privacy_web.min_carriers(caller, [p.dataset for p in chosen]),
     )
-    return responses.g_variants_response(settings, parsed, chosen, found)
+    doc = responses.g_variants_response(settings, parsed, chosen, found)
+    permitted = [(p.dataset, p.granularity) for p in chosen]
+    privacy_web.disclose_counts(doc, permitted, {k: v.total for k, v in found.items()})
+    await privacy_web.audit_query(
+        pool,
+        settings,
+        caller,
+        endpoint=_endpoint(request),
+        permitted=permitted,
+        returned=granularity,
+        exists=bool(doc["responseSummary"]["exists"]),
+    )
+    return doc
 
 
 async def g_variants(request: web.Request) -> web.Response:
@@ -294,6 +321,7 @@ async def datasets(request: web.Request) -> web.Response:
 async def dataset(request: web.Request) -> web.Response:
     caller = await caller_of(request)
     wanted = request.match_info["id"]
+    await require_access(request, caller, [wanted])
     visible = [p.dataset for p in await visible_datasets(request, caller)]
     match = [d for d in visible if d.id == wanted]
     if not match:
@@ -398,7 +426,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         message = exc.message
         if exc.parameter and exc.parameter not in message:
             message = f"{exc.parameter}: {message}"
-        return _error(request, exc.status, message, exc.parameter)
+        response = _error(request, exc.status, message, exc.parameter)
+        if isinstance(exc, Unauthenticated):
+            response.headers["WWW-Authenticate"] = bearer_challenge(exc)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -467,14 +498,18 @@ def create_app(
 
     ``dsn`` None resolves the store from ``settings`` (``database_url``, else the embedded
     PostgreSQL under ``data_dir``, started on start-up if needed). ``authenticator`` defaults
-    to :class:`AnonymousAuthenticator`. Nothing is opened until the app starts.
+    to the one ``settings`` configure (:func:`beacon.auth.authenticator_from_settings`: OIDC
+    with trusted issuers, else anonymous); raises InvalidRequest for an invalid trusted-issuers
+    file. Nothing is opened until the app starts.
     """
     app = web.Application(
         middlewares=[observe, cors, errors],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app[AUTHENTICATOR] = authenticator or AnonymousAuthenticator()
+    app[AUTHENTICATOR] = authenticator or authenticator_from_settings(settings)
+    if authenticator is None:
+        app.cleanup_ctx.append(_authenticator_ctx)
     app[METRICS] = Metrics(worker=str(os.getpid()))
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
@@ -483,6 +518,12 @@ def create_app(
     v1.add_routes(app)
     app.cleanup_ctx.append(_store_ctx(dsn))
     return app
+
+
+async def _authenticator_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Closes the authenticator this app built from its settings (its HTTP session)."""
+    yield
+    await close_authenticator(app[AUTHENTICATOR])
 
 
 def _store_ctx(dsn: str | None) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -29,3 +29,14 @@ def require_dataset_access(
                 f"dataset {dataset_id} requires authentication", parameter="datasetIds"
             )
         raise Forbidden(f"not permitted to query dataset {dataset_id}", parameter="datasetIds")
+
+
+def bearer_challenge(error: Unauthenticated) -> str:
+    """The ``WWW-Authenticate`` value for a 401 (RFC 6750 section 3).
+
+    A presented but invalid token gets ``error="invalid_token"``; a missing one gets the
+    bare challenge. The description is never echoed: it needs no quoting rules that way.
+    """
+    if error.parameter == "Authorization":
+        return 'Bearer realm="beacon", error="invalid_token"'
+    return 'Bearer realm="beacon"'
