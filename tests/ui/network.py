@@ -6,7 +6,7 @@ real aggregator. The VCFs are written here, so the tests run everywhere.
 
 Expected answers for ``chr17:43045712 T>C`` on GRCh38:
 
-* Hospital A (GRCh38, genotypes): yes, 1 of 6 alleles;
+* Hospital A (GRCh38, genotypes, one carrier, yes/no only for anonymous callers): yes;
 * Registry B (GRCh38, sites-only, open policy): no (it holds T>G there: 2 of 100 alleles);
 * Archive C (GRCh37): not applicable, other assembly;
 * Slow site: did not answer in time;
@@ -30,6 +30,7 @@ from aggregator.config import parse_config
 from aggregator.web import create_app as create_aggregator
 from beacon.config import Settings
 from beacon.ingest import LoadOptions, load_vcf
+from beacon.model import DisclosurePolicy
 from beacon.policy import OPEN_POLICY
 from beacon.storage import db, privacy
 from beacon.web import create_app as create_beacon
@@ -108,6 +109,17 @@ async def _load(dsn: str, folder: Path, text: str, options: LoadOptions) -> None
     await load_vcf(dsn, path, options)
 
 
+YES_FOR_ONE_CARRIER = DisclosurePolicy(public_min_carriers=1)
+
+
+async def _set_policy(dsn: str, dataset_id: str, policy: DisclosurePolicy) -> None:
+    conn = await db.connect(dsn)
+    try:
+        await privacy.set_policy(conn, dataset_id, policy)
+    finally:
+        await conn.close()
+
+
 @asynccontextmanager
 async def running_network(admin_dsn: str, template: str, folder: Path) -> AsyncIterator[Network]:
     """Start the beacons, the fakes and the aggregator; stop them all afterwards."""
@@ -128,15 +140,15 @@ async def running_network(admin_dsn: str, template: str, folder: Path) -> AsyncI
             REGISTRY_B,
             LoadOptions("registry-b", "GRCh38", name="Registry B frequencies"),
         )
-        # Registry B publishes frequencies openly, as population panels do.
-        conn = await db.connect(dsn_b)
-        try:
-            await privacy.set_policy(conn, "registry-b", OPEN_POLICY)
-        finally:
-            await conn.close()
         await _load(
             dsn_c, folder, ARCHIVE_C, LoadOptions("archive-c", "GRCh37", name="Archive C exomes")
         )
+        # Registry B publishes frequencies openly, as population panels do. The others keep
+        # the default (anonymous callers get yes/no only) but say yes for a single carrier,
+        # where the default would hide alleles carried by fewer than five people.
+        await _set_policy(dsn_b, "registry-b", OPEN_POLICY)
+        await _set_policy(dsn_a, "hospital-a-wgs", YES_FOR_ONE_CARRIER)
+        await _set_policy(dsn_c, "archive-c", YES_FOR_ONE_CARRIER)
 
         async def beacon(beacon_id: str, name: str, dsn: str, *, slow: bool = False) -> str:
             settings = Settings(database_url=dsn, beacon_id=beacon_id, beacon_name=name)
