@@ -75,9 +75,10 @@ def disclose_counts(
 
     ``permitted`` are the queried datasets with the caller's maximum granularity on each,
     ``totals`` the exact matching-allele count per dataset id. Every ``resultsCount`` is
-    replaced by its adjusted value with ``countPrecision`` (and ``countAdjustedTo`` when
-    adjusted); ``responseSummary.numTotalResults``, when present, becomes the sum of the
-    adjusted counts with their combined precision. Answers without counts are unchanged.
+    replaced by its adjusted value, with ``countPrecision`` and ``countAdjustedTo`` when it
+    was adjusted (an exact count is left undeclared, which means exact);
+    ``responseSummary.numTotalResults``, when present, becomes the sum of the adjusted counts,
+    declared the same way. Answers without counts are unchanged.
     """
     adjusted: dict[str, AdjustedCount] = {
         dataset.id: adjust_count(totals.get(dataset.id, 0), dataset.policy, granularity)
@@ -87,13 +88,15 @@ def disclose_counts(
         got = adjusted.get(result_set.get("id", ""))
         if got is not None and "resultsCount" in result_set:
             result_set["resultsCount"] = got.value
-            result_set.update(got.as_json())
+            if got.adjusted_to is not None:
+                result_set.update(got.as_json())
     summary = doc.get("responseSummary", {})
     if "numTotalResults" in summary:
         combined = combined_precision(list(adjusted.values()))
         if combined is not None:
             summary["numTotalResults"] = combined.value
-            summary.update(combined.as_json())
+            if combined.adjusted_to is not None:
+                summary.update(combined.as_json())
     return doc
 
 
@@ -168,6 +171,6 @@ def disclose_v1_counts(
             item["note"] = (
                 f"low counts {how} {combined.adjusted_to} under the dataset's disclosure policy"
             )
-        info = item.get("info")
-        item["info"] = {**(info if isinstance(info, dict) else {}), **combined.as_json()}
+            info = item.get("info")
+            item["info"] = {**(info if isinstance(info, dict) else {}), **combined.as_json()}
     return doc

@@ -60,7 +60,6 @@ def test_disclose_counts_per_dataset_and_in_the_summary() -> None:
         "exists": True,
         "resultsCount": 3,
         "results": [],
-        "countPrecision": "exact",
     }
     assert doc["responseSummary"] == {
         "exists": True,
