@@ -281,6 +281,7 @@ async def _query(request: web.Request) -> web.Response:
     parsed = parse_g_variants(to_v2(p), None)
     _include(p)
     caller = await bweb.caller_of(request)
+    await bweb.require_access(request, caller, list(parsed.dataset_ids or ()))  # 401 / 403
     chosen = bweb.select_datasets(await bweb.visible_datasets(request, caller), parsed, None)
     pool = request.app[bweb.STORE].pool
     await privacy_web.charge_query(pool, settings, caller)  # 429 when spent

@@ -20,6 +20,9 @@ from beacon.auth.config import AuthConfig
 from beacon.config import Settings
 from beacon.ingest import LoadOptions, load_vcf
 from beacon.model import SecurityLevel
+from beacon.policy import OPEN_POLICY
+from beacon.storage import privacy
+from beacon.storage.db import connect as privacy_store_connect
 from beacon.web import create_app
 from tests.beacon.auth.idp import IdentityProvider
 from tests.beacon.auth.test_forged import TOKEN_FORGERIES, VISA_FORGERIES, World
@@ -62,6 +65,14 @@ async def client(
             vcf,
             LoadOptions(dataset_id=dataset_id, assembly="GRCh38", security_level=level),
         )
+    # These tests are about who may see which dataset, not about disclosure limits: an open
+    # policy (no k-anonymity, no count floors) keeps the two-carrier allele visible.
+    store = await privacy_store_connect(database_url)
+    try:
+        for dataset_id in DATASETS:
+            await privacy.set_policy(store, dataset_id, OPEN_POLICY)
+    finally:
+        await store.close()
     authenticator = OidcAuthenticator(auth_config)
     app = create_app(Settings(), dsn=database_url, authenticator=authenticator)
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
@@ -175,3 +186,17 @@ async def test_forged_visas_open_nothing(
         assert await _visible(client, token) == {"open"}, case
         status, body = await _get(client, "/g_variants", token, datasetIds="ds1", **QUERY)
         assert status == 403, (case, body)
+
+
+async def test_beacon_v1_queries_apply_the_same_rules(
+    client: TestClient[Any, Any], login: IdentityProvider, dac: IdentityProvider
+) -> None:
+    v1 = {**QUERY, "datasetIds": "ds1"}  # v1 start is 0-based as well
+    status, _ = await _get(client, "/api/v1/query", **v1)
+    assert status == 401
+    status, _ = await _get(client, "/api/v1/query", login.token(passport=[]), **v1)
+    assert status == 403
+    granted = login.token(passport=[dac.grant("ds1")])
+    status, body = await _get(client, "/api/v1/query", granted, **v1)
+    assert status == 200, body
+    assert body["exists"] is True
