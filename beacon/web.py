@@ -21,7 +21,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from beacon import openapi, privacy_web, responses
+from beacon import openapi, privacy_web, responses, validation
 from beacon.access import Authenticator, Caller, dataset_access
 from beacon.auth import authenticator_from_settings, close_authenticator, require_dataset_access
 from beacon.auth.guard import bearer_challenge
@@ -148,6 +148,16 @@ async def json_body(request: web.Request) -> Mapping[str, Any] | None:
     return body
 
 
+async def g_variants_body(request: web.Request) -> Mapping[str, Any] | None:
+    """The POST body of a g_variants request, checked against ``schemas/g_variants_request``."""
+    if request.method != "POST":
+        return None
+    body = await json_body(request)
+    if body is not None:
+        validation.validate("g_variants_request", body)
+    return body
+
+
 async def caller_of(request: web.Request) -> Caller:
     """The caller behind a request, from the app's :class:`Authenticator`."""
     authenticator = request.app[AUTHENTICATOR]
@@ -242,13 +252,13 @@ async def answer_g_variants(
 
 
 async def g_variants(request: web.Request) -> web.Response:
-    body = await json_body(request) if request.method == "POST" else None
+    body = await g_variants_body(request)
     parsed = parse_g_variants(query_params(request), body)
     return json_response(await answer_g_variants(request, parsed))
 
 
 async def g_variant_by_id(request: web.Request) -> web.Response:
-    body = await json_body(request) if request.method == "POST" else None
+    body = await g_variants_body(request)
     params = query_params(request)
     params.setdefault("requestedGranularity", "record")
     parsed = parse_g_variants(params, body, variant_id=request.match_info["id"])
@@ -256,7 +266,7 @@ async def g_variant_by_id(request: web.Request) -> web.Response:
 
 
 async def dataset_g_variants(request: web.Request) -> web.Response:
-    body = await json_body(request) if request.method == "POST" else None
+    body = await g_variants_body(request)
     parsed = parse_g_variants(query_params(request), body)
     return json_response(await answer_g_variants(request, parsed, request.match_info["id"]))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 import pytest
 
@@ -132,3 +134,30 @@ async def test_health_metrics_and_cors(database_url: str) -> None:
         )
         assert response.status == 204
         assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+async def test_post_body_shape_is_checked_against_the_request_schema(database_url: str) -> None:
+    async with beacon_client(database_url) as client:
+        body = {"query": {"pagination": {"skip": [1]}}}
+        response = await client.post("/g_variants", json=body)
+        assert response.status == 400
+        error = (await response.json())["error"]
+        assert error["parameter"] == "query.pagination.skip"
+        response = await client.post("/g_variants", json={"query": {"requestParameters": 7}})
+        assert (await response.json())["error"]["parameter"] == "query.requestParameters"
+
+
+async def test_access_log_keeps_alleles_out_above_debug(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with beacon_client(database_url) as client:
+        with caplog.at_level(logging.INFO, logger="beacon.access"):
+            await client.get("/g_variants?referenceName=1&start=5&alternateBases=GATTACA")
+            await client.get("/g_variants/1-6-A-GATTACA")
+        info = [r.getMessage() for r in caplog.records if r.name == "beacon.access"]
+        assert any("/g_variants/{id}" in line for line in info)
+        assert not any("GATTACA" in line for line in info)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="beacon.access"):
+            await client.get("/g_variants?referenceName=1&start=5&alternateBases=GATTACA")
+        assert any("GATTACA" in r.getMessage() for r in caplog.records)

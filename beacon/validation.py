@@ -1,0 +1,45 @@
+"""The project's own JSON Schemas (``schemas/`` at the top of the repository), loaded once.
+
+:func:`validate` checks a document against one of them and raises
+:class:`beacon.errors.InvalidRequest` naming the first offending location; validators are
+built on first use and cached (nothing is read at import). The beacon uses it for request
+bodies before parsing; the aggregator may use it for documents it receives.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, Final
+
+from jsonschema import Draft202012Validator
+
+from beacon.errors import InvalidRequest
+
+SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
+"""Where the schemas live (the repository's ``schemas/``)."""
+
+
+@functools.cache
+def validator(name: str) -> Draft202012Validator:
+    """The validator of ``schemas/<name>.json`` (read and checked once per process).
+
+    Raises ``FileNotFoundError`` for an unknown name.
+    """
+    schema = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def validate(name: str, document: Any, *, parameter: str = "body") -> None:
+    """Check ``document`` against ``schemas/<name>.json``.
+
+    Raises :class:`InvalidRequest` whose ``parameter`` is the JSON path of the first error
+    (``query.pagination.skip``), or ``parameter`` itself for the document root.
+    """
+    error = next(iter(validator(name).iter_errors(document)), None)
+    if error is None:
+        return
+    where = ".".join(str(p) for p in error.absolute_path) or parameter
+    raise InvalidRequest(f"{where}: {error.message[:200]}", parameter=where)
