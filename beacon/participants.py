@@ -17,13 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import asyncpg
-
 from beacon.consent import ConsentFile
 from beacon.errors import InvalidRequest, NotFound
 from beacon.model import Consent
 from beacon.storage import datasets, privacy
-from beacon.storage.db import unavailable_as_error
+from beacon.storage.db import Connection, unavailable_as_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +50,7 @@ def _unknown(dataset_id: str, unknown: Sequence[str]) -> NotFound:
     )
 
 
-async def withdraw(
-    conn: asyncpg.Connection, dataset_id: str, sample_ids: Sequence[str]
-) -> ConsentReport:
+async def withdraw(conn: Connection, dataset_id: str, sample_ids: Sequence[str]) -> ConsentReport:
     """Withdraw ``sample_ids`` from ``dataset_id`` at once (one transaction, see the module).
 
     Withdrawing an already withdrawn sample changes nothing. Raises :class:`NotFound` for an
@@ -68,9 +64,7 @@ async def withdraw(
     )
 
 
-async def apply_consent(
-    conn: asyncpg.Connection, dataset_id: str, consent: ConsentFile
-) -> ConsentReport:
+async def apply_consent(conn: Connection, dataset_id: str, consent: ConsentFile) -> ConsentReport:
     """Apply a consent file to ``dataset_id`` in one transaction.
 
     Samples moved to ``none`` are withdrawn (their contribution removed at once); ``all``
