@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from aggregator import ui
 from aggregator.answers import LOOP_STATUS
 from aggregator.client import MemberClient
 from aggregator.config import NetworkConfig, load_config
@@ -252,10 +253,8 @@ async def members(request: web.Request) -> web.Response:
 async def info(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     if request.path == "/":
-        ui = _ui()
-        if ui is not None and ui.wants_html(request):
-            page: web.StreamResponse = await ui.search_page(request)
-            return page
+        if ui.wants_html(request):
+            return await ui.search_page(request)
     return _json(info_response(config, _base_url(request)))
 
 
@@ -276,15 +275,6 @@ async def health(request: web.Request) -> web.Response:
     states = registry.members()
     up = sum(1 for s in states if s.health.value == "up")
     return _json({"status": "ok", "membersUp": up, "membersTotal": len(states)})
-
-
-def _ui() -> Any:
-    """The web page package, when it is installed alongside (it is optional for the API)."""
-    try:
-        from aggregator import ui
-    except ModuleNotFoundError:
-        return None
-    return ui
 
 
 async def _refresh_periodically(app: web.Application) -> None:
@@ -382,7 +372,5 @@ def create_app(config: NetworkConfig, *, config_path: Path | None = None) -> web
     app.router.add_get("/g_variants/stream", g_variants_stream)
     app.router.add_get("/api/members", members)
     app.router.add_get("/health", health)
-    ui = _ui()
-    if ui is not None:
-        ui.add_routes(app)
+    ui.add_routes(app)
     return app

@@ -137,3 +137,17 @@ async def test_members_endpoint_reports_health_and_capabilities(
     after = {m["memberId"]: m for m in (await resp.json())["members"]}
     assert after["up"]["lastAnswerAt"] is not None
     assert after["up"]["latencyMs"] is not None
+
+
+async def test_root_serves_the_page_to_browsers_and_info_to_clients(
+    fake: StartFake, aggregator: StartAggregator
+) -> None:
+    a = await fake("org.a")
+    client = await aggregator([member_config("a", a.url)])
+    resp = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    resp = await client.get("/", headers={"Accept": "application/json"})
+    assert resp.status == 200
+    info = await resp.json()
+    assert info["response"]["id"] == "org.test.network"
