@@ -252,9 +252,8 @@ async def members(request: web.Request) -> web.Response:
 
 async def info(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
-    if request.path == "/":
-        if ui.wants_html(request):
-            return await ui.search_page(request)
+    if request.path == "/" and ui.wants_html(request):
+        return await ui.search_page(request)
     return _json(info_response(config, _base_url(request)))
 
 
