@@ -81,7 +81,7 @@ class NetworkConfig:
     welcome_url: str | None = None
     environment: str = "dev"
     host: str = "127.0.0.1"
-    port: int = 5060
+    port: int = 8080
     workers: int = 1
     overall_timeout_s: float = 5.0
     """Deadline for the whole fan-out; a member still running then is reported as timed out."""

@@ -279,11 +279,11 @@ def part_a(args: argparse.Namespace) -> None:
         stdout=subprocess.DEVNULL,
     )
     try:
-        asyncio.run(wait_http("http://127.0.0.1:5060/health", seconds=600))
+        asyncio.run(wait_http("http://127.0.0.1:8080/health", seconds=600))
         members = [f"http://127.0.0.1:{p}" for p in (5051, 5052)]  # the GRCh38 members
         n, c = args.queries_a, args.connections
         # Warm up every path once.
-        asyncio.run(drive("http://127.0.0.1:5060/g_variants", QUERY, connections=4, total=50))
+        asyncio.run(drive("http://127.0.0.1:8080/g_variants", QUERY, connections=4, total=50))
         direct = {}
         for m in members:
             lat, _, errors, wall = asyncio.run(
@@ -295,7 +295,7 @@ def part_a(args: argparse.Namespace) -> None:
                 f"p99 {pct(lat, 99):.1f} ms, 5xx {errors}"
             )
         lat, _bodies, errors, wall = asyncio.run(
-            drive("http://127.0.0.1:5060/g_variants", QUERY, connections=c, total=n)
+            drive("http://127.0.0.1:8080/g_variants", QUERY, connections=c, total=n)
         )
         slowest = max(direct.values(), key=lambda v: statistics.median(v[0]))[0]
         print(

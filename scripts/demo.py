@@ -49,7 +49,7 @@ SITES = (
     Site("site-b", "Site B (GRCh38, sites-only)", "GRCh38", 0, 1, 5052),
     Site("site-c", "Site C (GRCh37, genotypes)", "GRCh37", 100, 7, 5053),
 )
-AGGREGATOR_PORT = 5060
+AGGREGATOR_PORT = 8080
 
 
 def first_sites(path: Path, n: int) -> list[tuple[str, int, str, str]]:
@@ -142,6 +142,7 @@ async def main(data_dir: Path) -> None:
     grch37 = first_sites(data_dir / "site-c.vcf.gz", 1)
     if shared:
         chrom, pos, ref, alt = shared[0]
+        print(f"a search on the page (1-based, as in reports): {agg}/?q={chrom}-{pos}-{ref}-{alt}")
         examples.append(
             (
                 "a GRCh38 SNP (sites A and B; C is not applicable)",
