@@ -9,7 +9,7 @@ from beacon.model import Dataset, DisclosurePolicy, Granularity, SecurityLevel
 from beacon.policy import OPEN_POLICY, CountMode
 from beacon.privacy_web import disclose_counts, min_carriers
 
-FLOOR = Dataset(id="f", name="f", assembly="GRCh38")  # default: floor 5, k 5
+FLOOR = Dataset(id="f", name="f", assembly="GRCh38")  # default: floor 5, k 10
 ROUND = Dataset(
     id="r",
     name="r",
@@ -24,7 +24,7 @@ CTL = Dataset(id="c", name="c", assembly="GRCh38", security_level=SecurityLevel.
 
 def test_min_carriers_applies_to_anonymous_tier_on_each_dataset() -> None:
     anonymous = Caller.anonymous("192.0.2.1")
-    assert min_carriers(anonymous, [FLOOR, ROUND, OPEN]) == {"f": 5, "r": 5}
+    assert min_carriers(anonymous, [FLOOR, ROUND, OPEN]) == {"f": 10, "r": 10}
     registered = Caller("a", Tier.REGISTERED, frozenset(), None)
     assert min_carriers(registered, [FLOOR, ROUND, OPEN]) == {}
 
