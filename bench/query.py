@@ -1,0 +1,310 @@
+"""Query throughput of a running `beacon serve`, against an empty-handler floor in the same run.
+
+    .venv/bin/python bench/query.py [--sites 950000] [--workers 2] [--connections 50]
+                                    [--duration 15] [--data-dir /tmp/beacon-bench]
+
+1. Loads a synthetic dataset of at least 1,000,000 alleles (beacon.synthetic + load_vcf) into
+   the embedded PostgreSQL under --data-dir, unless it is already there from an earlier run.
+2. Starts `beacon serve --workers N` and, as the baseline, the same aiohttp stack (uvloop,
+   N processes sharing the port with SO_REUSEPORT) whose only handler returns a fixed JSON.
+3. Drives both over loopback with Debian's `wrk` (installed with apt-get when missing), 50
+   connections, a Lua script picking a random request from a prepared list per request:
+   exact hits, exact misses, 1 kb range queries and bracket queries.
+4. Prints queries/s, p50 and p99 latency, and the ratio to the baseline's rate.
+
+Anonymous query budgets are lifted for the run (BEACON_BUDGET_ANONYMOUS=unlimited): one
+address sends hundreds of thousands of queries. Everything else is the default configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+DATASET = "bench_synthetic"
+TARGETS = {"exact_hit": 6000.0, "exact_miss": 6000.0, "range": 3000.0}
+
+LUA = r"""
+local paths = {}
+for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter * 7919) % #paths + 1])
+end
+response = function(status, headers, body)
+  if status ~= 200 then bad = (bad or 0) + 1 end
+end
+done = function(summary, latency, requests)
+  local out = io.open(os.getenv("BENCH_OUT"), "w")
+  out:write(string.format(
+    '{"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, "p50_us": %d, "p99_us": %d}',
+    summary.requests, summary.duration,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, latency:percentile(50), latency:percentile(99)))
+  out:close()
+end
+"""
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (apt-get install -y wrk)", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=False)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not available")
+    return found
+
+
+async def prepare_data(dsn: str, sites: int, tmp: Path) -> list[tuple[str, int, str, str]]:
+    """Load the dataset unless present; return sampled stored alleles (chrom, start, ref, alt)."""
+    import asyncpg
+
+    from beacon.ingest import LoadOptions, load_vcf
+    from beacon.storage import migrate
+    from beacon.synthetic import write_vcf
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate.upgrade(conn)
+        count = await conn.fetchval("SELECT variant_count FROM dataset WHERE id = $1", DATASET)
+        if count is None or count < 1_000_000:
+            vcf = write_vcf(tmp / "bench.vcf.gz", sites=sites, samples=0, seed=7)
+            started = time.perf_counter()
+            report = await load_vcf(
+                dsn, vcf, LoadOptions(dataset_id=DATASET, assembly="GRCh38", name="Benchmark")
+            )
+            print(f"loaded: {report.summary()} ({time.perf_counter() - started:.0f} s)")
+            count = await conn.fetchval("SELECT variant_count FROM dataset WHERE id = $1", DATASET)
+        print(f"dataset {DATASET}: {count:,} alleles")
+        if count < 1_000_000:
+            raise SystemExit(f"only {count} alleles; raise --sites")
+        rows = await conn.fetch(
+            "SELECT reference_name, start, reference_bases, alternate_bases FROM variant "
+            "TABLESAMPLE SYSTEM (2) WHERE dataset_id = $1 LIMIT 20000",
+            DATASET,
+        )
+    finally:
+        await conn.close()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def request_lists(alleles: list[tuple[str, int, str, str]]) -> dict[str, list[str]]:
+    rng = random.Random(11)
+    base = "/g_variants?assemblyId=GRCh38&referenceName="
+    hits, misses, ranges, brackets = [], [], [], []
+    for chrom, start, ref, alt in alleles:
+        ref_q = ref or "-"
+        alt_q = alt or "-"
+        hits.append(f"{base}{chrom}&start={start}&referenceBases={ref_q}&alternateBases={alt_q}")
+        # 13 bases: longer than any synthetic allele, so never stored and never equal to REF
+        misses.append(
+            f"{base}{chrom}&start={start}&referenceBases={ref_q}&alternateBases=ACGTTGCAACGTT"
+        )
+        lo = max(0, start - rng.randint(0, 1000))
+        ranges.append(f"{base}{chrom}&start={lo}&end={lo + 1000}")
+        brackets.append(
+            f"{base}{chrom}&start={max(0, start - 50)},{start + 50}&end={start + 1},{start + 200}"
+        )
+    return {"exact_hit": hits, "exact_miss": misses, "range": ranges, "bracket": brackets}
+
+
+def wait_ready(url: str, timeout_s: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def start(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    if not match:
+        process.kill()
+        raise SystemExit(f"server did not start: {line!r}")
+    return process, f"http://127.0.0.1:{match.group(1)}"
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_wrk(
+    wrk: str, url: str, paths: list[str], tmp: Path, name: str, args: argparse.Namespace
+) -> dict[str, float]:
+    paths_file = tmp / f"{name}.paths"
+    paths_file.write_text("\n".join(paths) + "\n")
+    script = tmp / "bench.lua"
+    script.write_text(LUA)
+    out = tmp / f"{name}.json"
+    env = {**os.environ, "BENCH_PATHS": str(paths_file), "BENCH_OUT": str(out)}
+    subprocess.run(
+        [wrk, "-t2", f"-c{args.connections}", f"-d{args.duration}s", "-s", str(script), url],
+        env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    raw = json.loads(out.read_text())
+    seconds = raw["duration_us"] / 1e6
+    return {
+        "qps": raw["requests"] / seconds,
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "errors": raw["errors"] + raw["non2xx"],
+        "requests": raw["requests"],
+    }
+
+
+def baseline_server(workers: int) -> None:
+    """`bench/query.py --baseline`: the same stack with one fixed-answer handler."""
+    import multiprocessing
+
+    from beacon.serve import bind
+
+    reserved = bind("127.0.0.1", 0, listen=False)
+    port = reserved.getsockname()[1]
+    print(f"baseline: http://127.0.0.1:{port}", flush=True)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_baseline_worker, args=(port,)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+
+    def handle(signum: int, frame: object) -> None:
+        for p in procs:
+            p.terminate()
+
+    signal.signal(signal.SIGTERM, handle)
+    for p in procs:
+        p.join()
+
+
+def _baseline_worker(port: int) -> None:
+    import orjson
+    import uvloop
+    from aiohttp import web
+
+    from beacon.serve import bind
+
+    body = orjson.dumps({"meta": {"beaconId": "baseline"}, "responseSummary": {"exists": True}})
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    web.run_app(app, sock=bind("127.0.0.1", port, listen=True), access_log=None, print=None)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=950_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "beacon-bench"
+    )
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.baseline:
+        baseline_server(args.workers)
+        return 0
+
+    from beacon.config import load_settings
+    from beacon.storage import db
+
+    wrk = ensure_wrk()
+    env = {
+        **os.environ,
+        "BEACON_DATA_DIR": str(args.data_dir),
+        "BEACON_BUDGET_ANONYMOUS": "unlimited",
+        "BEACON_LOG_LEVEL": "WARNING",
+    }
+    settings = load_settings(env)
+    dsn = db.resolve_dsn(settings)
+    with tempfile.TemporaryDirectory(prefix="beacon-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        alleles = asyncio.run(prepare_data(dsn, args.sites, tmp))
+        lists = request_lists(alleles)
+        env["BEACON_DATABASE_URL"] = dsn
+        entry = "import sys; from beacon.cli import main; sys.exit(main())"
+        beacon_cmd = [sys.executable, "-c", entry, "serve", "--port", "0",
+                      "--workers", str(args.workers)]  # fmt: skip
+        base_cmd = [sys.executable, __file__, "--baseline", "--workers", str(args.workers)]
+        results: dict[str, dict[str, float]] = {}
+        base_proc, base_url = start(base_cmd, env)
+        try:
+            wait_ready(base_url + "/")
+            results["baseline"] = run_wrk(wrk, base_url, lists["exact_hit"], tmp, "baseline", args)
+        finally:
+            stop(base_proc)
+        proc, url = start(beacon_cmd, env)
+        try:
+            wait_ready(url + "/health")
+            for name in ("exact_hit", "exact_miss", "range", "bracket"):
+                run_wrk(wrk, url, lists[name][:200], tmp, f"warm_{name}", _short(args))
+                results[name] = run_wrk(wrk, url, lists[name], tmp, name, args)
+        finally:
+            stop(proc)
+    floor = results["baseline"]["qps"]
+    print(
+        f"\n{args.connections} connections, {args.duration} s each, {args.workers} workers, "
+        f"{os.cpu_count()} cores, wrk -t2\n"
+    )
+    print(
+        f"{'scenario':<12}{'q/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'errors':>8}  target"
+    )
+    for name, r in results.items():
+        target = TARGETS.get(name)
+        verdict = ""
+        if target is not None:
+            ok = r["qps"] >= target and (name == "range" or r["p99_ms"] <= 20)
+            verdict = f">= {target:,.0f}/s{'' if name == 'range' else ', p99 <= 20 ms'}: " + (
+                "met" if ok else "NOT met"
+            )
+        print(
+            f"{name:<12}{r['qps']:>10,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            f"{r['qps'] / floor:>9.0%}{r['errors']:>8.0f}  {verdict}"
+        )
+    return 0
+
+
+def _short(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "duration": 2})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
