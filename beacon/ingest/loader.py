@@ -87,23 +87,26 @@ def _reader_main(plan: ParsePlan, header: FileHeader, out: Any, parent: int) -> 
     """Reader process: put ``("batch", Batch)``..., then ``("done", None)`` or
     ``("error", message)``. Exits when the parent process has gone."""
 
-    def put(item: tuple[str, Any]) -> bool:
+    def put(item: tuple[str, Any]) -> None:
         while True:
             try:
                 out.put(item, timeout=_POLL_S)
             except queue.Full:
                 if os.getppid() != parent:
-                    return False
+                    # The loader is gone (killed): nobody will read what is buffered, so
+                    # leave at once rather than wait to flush it into a full pipe.
+                    os._exit(0)
             else:
-                return True
+                return
 
     try:
         for batch in read_batches(plan, header):
-            if not put(("batch", batch)):
-                return
+            put(("batch", batch))
     except LoadError as exc:
         put(("error", str(exc)))
         return
+    if os.getppid() != parent:
+        os._exit(0)
     put(("done", None))
 
 
