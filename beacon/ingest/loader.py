@@ -197,15 +197,20 @@ async def load_vcf(
         )
         parallel = header.size_bytes >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
         batches = (_batches_from_reader if parallel else _batches_in_process)(plan, header)
-        async for batch in batches:
-            await txn.copy(batch.rows)
-            records += batch.records
-            alleles += len(batch.rows)
-            chromosomes |= batch.chromosomes
-            for reason, n in batch.skipped.items():
-                skipped[reason] = skipped.get(reason, 0) + n
-            if progress is not None:
-                progress(records, alleles)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal records, alleles
+            async for batch in batches:
+                records += batch.records
+                alleles += batch.stored
+                chromosomes.update(batch.chromosomes)
+                for reason, n in batch.skipped.items():
+                    skipped[reason] = skipped.get(reason, 0) + n
+                if progress is not None:
+                    progress(records, alleles)
+                yield batch.data
+
+        await txn.copy_encoded(chunks())
         await txn.publish(
             name=options.name,
             description=options.description,

@@ -23,9 +23,11 @@ from beacon.errors import InvalidRequest, LoadError
 from beacon.ingest import alleles, genes, genotypes
 from beacon.ingest.options import SkipReason
 from beacon.model import CountSource
+from beacon.storage.binary_copy import encode_row
 
 BATCH_RECORDS = 2000
 _BASES = frozenset("ACGTN")
+_NO_INTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +67,22 @@ class ParsePlan:
 
 @dataclass(slots=True)
 class Batch:
-    """Rows of up to ``batch_records`` records, with what was read and skipped for them."""
+    """Up to ``batch_records`` records: their rows as binary COPY tuples (``data``, ``stored``
+    of them; see :mod:`beacon.storage.binary_copy`), and what was read and skipped."""
 
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     records: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     chromosomes: set[str] = field(default_factory=set)
+    data: bytes = b""
+    stored: int = 0
+
+    def seal(self) -> Batch:
+        """Encode the rows into ``data`` (and drop them): what crosses process boundaries."""
+        self.data = b"".join(map(encode_row, self.rows))
+        self.stored = len(self.rows)
+        self.rows = []
+        return self
 
 
 def _open(path: str, samples: list[str] | None = None) -> Any:
@@ -270,7 +282,7 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
                 skips=skips,
             )
             batch.skipped = skips.counts
-            yield batch
+            yield batch.seal()
             batch, pending, gt_arrays = Batch(), [], []
             skips = _Skips(plan.strict)
     _flush(
@@ -283,7 +295,7 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
         skips=skips,
     )
     batch.skipped = skips.counts
-    yield batch
+    yield batch.seal()
 
 
 def _stack(arrays: list[npt.NDArray[np.int16]]) -> npt.NDArray[np.int16]:
@@ -371,9 +383,9 @@ def _flush_genotypes(  # noqa: PLR0917
             if not monotonic:
                 order = np.argsort(ex_ids)
                 ex_ids, ex_counts = ex_ids[order], ex_counts[order]
-            exceptions, exception_counts = ex_ids.tolist(), ex_counts.tolist()
+            exceptions, exception_counts = ex_ids, ex_counts
         else:
-            exceptions, exception_counts = [], []
+            exceptions, exception_counts = _NO_INTS, _NO_INTS
         for a, alt, s in p.shapes:
             where, c, (ac, carriers, het, hom, hemi) = counted[a - 1]
             j = where[b]
@@ -393,7 +405,7 @@ def _flush_genotypes(  # noqa: PLR0917
                     dataset_id, p.chrom, s.start, s.end, s.reference_bases, s.alternate_bases,
                     s.variant_type, p.pos - 1, p.ref, alt, p.variant_id, s.sv_length,
                     s.mate_name, s.mate_start, ac[j], an[b], carriers[j], het[j], hom[j],
-                    hemi[j], ploidy[b], carrier_ids.tolist(), carrier_dosage.tolist(), exceptions,
+                    hemi[j], ploidy[b], carrier_ids, carrier_dosage, exceptions,
                     exception_counts, p.gene_ids, p.filter_pass,
                 )
             )  # fmt: skip

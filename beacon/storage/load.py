@@ -1,7 +1,8 @@
 """Writes of a VCF load: a staging partition filled by binary COPY, swapped in atomically.
 
-Every function here runs inside the caller's transaction on one connection; the caller
-opens it before :func:`lock_dataset` and commits after :func:`publish`. Because the staging
+Every function here runs inside one transaction on one connection, opened by
+:func:`transaction`; rows arrive already encoded for binary COPY
+(:mod:`beacon.storage.binary_copy`) and are streamed in as one COPY. Because the staging
 table is created, filled and attached inside that one transaction, a load that fails or is
 killed (even with SIGKILL) leaves nothing behind: PostgreSQL rolls the whole transaction
 back and the dataset is exactly as before.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -29,7 +30,7 @@ import asyncpg
 
 from beacon.errors import LoadError
 from beacon.model import CountSource, SecurityLevel
-from beacon.storage import db
+from beacon.storage import binary_copy, db
 
 VARIANT_COLUMNS: Final = (
     "dataset_id",
@@ -60,7 +61,7 @@ VARIANT_COLUMNS: Final = (
     "gene_ids",
     "filter_pass",
 )
-"""Column order of the row tuples given to :func:`copy_rows`."""
+"""Column order of the rows (see :mod:`beacon.storage.binary_copy`)."""
 
 # The partition indexes mirror the parent's (0001_initial.sql) so that ATTACH adopts them.
 _STAGING_INDEXES: Final = (
@@ -160,12 +161,6 @@ async def create_staging(conn: asyncpg.Connection, dataset_id: str) -> str:
     return name
 
 
-async def copy_rows(conn: asyncpg.Connection, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Binary COPY of row tuples (in :data:`VARIANT_COLUMNS` order) into ``table``."""
-    if rows:
-        await conn.copy_records_to_table(table, records=rows, columns=VARIANT_COLUMNS)
-
-
 async def publish(
     conn: asyncpg.Connection,
     *,
@@ -236,11 +231,23 @@ class LoadTransaction:
     existing: ExistingDataset | None
     withdrawn: frozenset[str]
 
-    async def copy(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Binary COPY of staged rows; raises :class:`LoadError` when PostgreSQL refuses."""
+    async def copy_encoded(self, chunks: AsyncIterable[bytes]) -> None:
+        """Stream rows already in binary COPY tuple form (:mod:`beacon.storage.binary_copy`)
+        into the staging table, as one COPY. Exceptions raised by ``chunks`` abort it and
+        propagate; PostgreSQL refusing a row raises :class:`LoadError`."""
+
+        async def framed() -> AsyncIterator[bytes]:
+            yield binary_copy.HEADER
+            async for chunk in chunks:
+                if chunk:
+                    yield chunk
+            yield binary_copy.TRAILER
+
         try:
-            await copy_rows(self.conn, self.staging, rows)
-        except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+            await self.conn.copy_to_table(
+                self.staging, source=framed(), columns=VARIANT_COLUMNS, format="binary"
+            )
+        except asyncpg.PostgresError as exc:
             raise LoadError(f"the store refused a row of {self.dataset_id}: {exc}") from exc
 
     async def publish(self, **kwargs: Any) -> None:
