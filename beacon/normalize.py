@@ -17,6 +17,11 @@ Conventions (the contract every other module relies on):
   context the record carries (``CAAA>CAA`` becomes the first ``A`` deleted); no reference
   genome is consulted, so shifts beyond that context are not made. ``N`` is never trimmed,
   because it stands for an unknown base.
+* **Structural variants** with a symbolic ALT (``<DEL>``, ``<DUP>``, ``<INS>``...) are stored
+  from the first affected base: ``start = POS`` (0-based), because VCF ``POS`` is the padding
+  base before the event; ``end = END`` (INFO, 1-based inclusive), else ``start + |SVLEN|``;
+  an ``<INS>`` has ``start == end``. A breakend (BND) is its own base, ``[POS - 1, POS)``.
+  See :mod:`beacon.ingest.alleles`.
 
 Every function here is pure and raises :class:`beacon.errors.InvalidRequest` (naming the
 parameter) for input it cannot interpret.

@@ -48,11 +48,10 @@ def _names(value: str | None) -> tuple[str, ...] | None:
 class ProgressBar:
     """Records read and records/s on one rewritten terminal line (only on a TTY)."""
 
-    def __init__(self, stream: TextIO, total_bytes: int) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.started = time.perf_counter()
         self.last = 0.0
-        self.total_bytes = total_bytes
 
     def __call__(self, records: int, alleles: int) -> None:
         now = time.perf_counter()
@@ -124,7 +123,7 @@ def _load(args: argparse.Namespace, settings: Settings) -> int:
     )
     if not args.file.is_file():
         raise LoadError(f"{args.file}: no such file")
-    bar = ProgressBar(sys.stderr, args.file.stat().st_size) if sys.stderr.isatty() else None
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
 
     async def run() -> int:
         dsn = await _dsn(settings)
