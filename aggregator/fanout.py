@@ -15,9 +15,12 @@ import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
+
+import orjson
 
 from aggregator.answers import parse_v2_answer
-from aggregator.client import Fetched, FetchKind, MemberClient
+from aggregator.client import Fetched, FetchKind, MemberClient, query_url
 from aggregator.config import MemberApi, NetworkConfig
 from aggregator.merge import NetworkAnswer, merge
 from aggregator.outcome import MemberOutcome, MemberStatus
@@ -158,29 +161,41 @@ class FanOut:
 
     async def stream(self, ctx: QueryContext) -> AsyncGenerator[MemberOutcome, None]:
         """Yield every member's outcome as it becomes known: settled ones first, then each
-        asked member's as it arrives, then timeouts for those still running at the deadline."""
+        asked member's as it arrives, then timeouts for those still running at the deadline.
+
+        Member deadlines count from the start of the query, not from when a member's call
+        gets going, so a busy moment in this process never lengthens the answer."""
         settled, ask = self.plan(ctx)
         for outcome in settled:
             yield outcome
         if not ask:
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._config.overall_timeout_s
-        tasks = {asyncio.create_task(self._ask(state, ctx, deadline)): state for state in ask}
-        pending = set(tasks)
+        started = loop.time()
+        deadline = started + self._config.overall_timeout_s
+        prepared = _Prepared.of(ctx)
+        # Finished tasks are queued by their done-callbacks; ``None`` marks the deadline.
+        finished: asyncio.Queue[asyncio.Task[MemberOutcome] | None] = asyncio.Queue()
+        tasks: dict[asyncio.Task[MemberOutcome], MemberState] = {}
+        for state in ask:
+            member_deadline = min(deadline, started + state.config.timeout_s)
+            task = asyncio.create_task(self._ask(state, prepared, member_deadline))
+            task.add_done_callback(finished.put_nowait)
+            tasks[task] = state
+        alarm = loop.call_at(deadline, finished.put_nowait, None)
         try:
-            while pending:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
+            while tasks:
+                item = await finished.get()
+                if item is None:
                     break
-                done, pending = await asyncio.wait(
-                    pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in done:
-                    yield task.result()
-            for task in pending:
+                if tasks.pop(item, None) is not None:
+                    yield item.result()
+            for task, state in list(tasks.items()):
+                del tasks[task]
+                if task.done() and not task.cancelled():
+                    yield task.result()  # finished just as the deadline passed
+                    continue
                 task.cancel()
-                state = tasks[task]
                 yield MemberOutcome(
                     state.config.id,
                     state.name,
@@ -190,9 +205,9 @@ class FanOut:
                     message=f"no answer within the network deadline "
                     f"({self._config.overall_timeout_s}s)",
                 )
-            pending = set()
         finally:
-            for task in pending:
+            alarm.cancel()
+            for task in tasks:
                 task.cancel()
 
     async def run(self, ctx: QueryContext) -> NetworkAnswer:
@@ -202,25 +217,19 @@ class FanOut:
         outcomes.sort(key=lambda o: order.get(o.member_id, len(order)))
         return merge(outcomes)
 
-    def _headers(self, state: MemberState, ctx: QueryContext) -> dict[str, str]:
-        headers = {
-            HOPS_HEADER: str(ctx.hops + 1),
-            VISITED_HEADER: ",".join(ctx.visited),
-        }
-        if state.config.forward_token and ctx.authorization:
-            headers["Authorization"] = ctx.authorization
-        return headers
-
-    async def _ask(self, state: MemberState, ctx: QueryContext, deadline: float) -> MemberOutcome:
+    async def _ask(self, state: MemberState, prepared: _Prepared, deadline: float) -> MemberOutcome:
+        """Ask one member; ``deadline`` is on the event loop's clock."""
         member = state.config
         breaker = self._client.breaker(member.id)
         name = state.name
         beacon_id = state.capabilities.beacon_id
-        timeout = max(0.001, min(member.timeout_s, deadline - asyncio.get_running_loop().time()))
-        headers = self._headers(state, ctx)
+        timeout = max(0.001, deadline - asyncio.get_running_loop().time())
+        headers = prepared.headers
+        if member.forward_token and prepared.authorization:
+            headers = {**headers, "Authorization": prepared.authorization}
         try:
             if member.api is MemberApi.V1:
-                params = to_v1_params(ctx.request, state.assemblies)
+                params = to_v1_params(prepared.ctx.request, state.assemblies)
                 assert not isinstance(params, NotExpressible)  # decide() settled those
                 fetched = await self._client.get_json(
                     member.url + "/query", timeout_s=timeout, params=params, headers=headers
@@ -228,16 +237,13 @@ class FanOut:
                 outcome = parse_v1_answer(member.id, name, fetched, expected_beacon_id=beacon_id)
             else:
                 url = member.url + "/g_variants"
-                if ctx.body is not None:
+                if prepared.body is not None:
                     fetched = await self._client.post_json(
-                        url, _forward_body(ctx.body), timeout_s=timeout, headers=headers
+                        url, prepared.body, timeout_s=timeout, headers=headers
                     )
                 else:
                     fetched = await self._client.get_json(
-                        url,
-                        timeout_s=timeout,
-                        params=_forward_params(ctx.params or {}),
-                        headers=headers,
+                        query_url(url, prepared.query_string), timeout_s=timeout, headers=headers
                     )
                 outcome = parse_v2_answer(member.id, name, fetched, expected_beacon_id=beacon_id)
         except asyncio.CancelledError:
@@ -247,3 +253,24 @@ class FanOut:
         self._client.record(member.id, fetched, healthy=healthy)
         self._registry.record_answer(member.id, fetched.latency_ms, ok=healthy)
         return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What every member's call of one query shares, computed once per query: the headers
+    (without Authorization), the v2 query string (percent-encoded) or the v2 POST body
+    (JSON bytes), both with ``includeResultsetResponses`` widened."""
+
+    ctx: QueryContext
+    headers: dict[str, str]
+    authorization: str | None
+    query_string: str
+    body: bytes | None
+
+    @classmethod
+    def of(cls, ctx: QueryContext) -> _Prepared:
+        headers = {HOPS_HEADER: str(ctx.hops + 1), VISITED_HEADER: ",".join(ctx.visited)}
+        if ctx.body is not None:
+            return cls(ctx, headers, ctx.authorization, "", orjson.dumps(_forward_body(ctx.body)))
+        query_string = urlencode(_forward_params(ctx.params or {}))
+        return cls(ctx, headers, ctx.authorization, query_string, None)
