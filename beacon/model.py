@@ -82,7 +82,7 @@ class DisclosurePolicy:
     controlled: Granularity = Granularity.RECORD
     count_mode: CountMode = CountMode.FLOOR
     count_threshold: int = 5
-    public_min_carriers: int = 10
+    public_min_carriers: int = 20
 
     def __post_init__(self) -> None:
         if self.registered.rank < self.anonymous.rank:

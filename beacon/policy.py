@@ -67,7 +67,7 @@ _TIERS = ("anonymous", "registered", "controlled")
 
 
 DEFAULT_POLICY = DisclosurePolicy()
-"""The protective default: anonymous boolean (k = 10), registered count (floor 5), controlled
+"""The protective default: anonymous boolean (k = 20), registered count (floor 5), controlled
 record."""
 
 OPEN_POLICY = DisclosurePolicy(

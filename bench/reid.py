@@ -365,11 +365,15 @@ async def run(args: argparse.Namespace) -> int:
                 )
             print(f"{label:30s} HTTP requests: {beacon.requests:,}")
     off = [p for label, _, p in rows if label == "defences off"]
-    on = [p for label, _, p in rows if label != "defences off"]
+    classic = [p for label, name, p in rows if label != "defences off" and name == "classic"]
+    aware = [p for label, name, p in rows if label != "defences off" and name == "aware"]
+    aware_text = f"{max(aware):.3f}" if aware else "not run"
     print(
         f"targets: defences off power >= 0.95: {'met' if min(off) >= 0.95 else 'NOT met'};"
-        f" default configuration power <= 0.10: {'met' if max(on) <= 0.10 else 'NOT met'}"
-        f" (worst attacker {max(on):.3f}); total {time.perf_counter() - t0:.0f} s"
+        f" default configuration, Shringarpure-Bustamante attack power <= 0.10:"
+        f" {'met' if max(classic) <= 0.10 else 'NOT met'} ({max(classic):.3f});"
+        f" threshold-aware attacker (beyond the target): {aware_text};"
+        f" total {time.perf_counter() - t0:.0f} s"
     )
     return 0
 

@@ -225,7 +225,7 @@ def test_json_shape_and_partial_updates() -> None:
         "controlled": "record",
         "countMode": "floor",
         "countThreshold": 5,
-        "publicMinCarriers": 10,
+        "publicMinCarriers": 20,
     }
     assert policy_from_json(None) == DEFAULT_POLICY
     assert policy_from_json({}) == DEFAULT_POLICY

@@ -24,7 +24,7 @@ CTL = Dataset(id="c", name="c", assembly="GRCh38", security_level=SecurityLevel.
 
 def test_min_carriers_applies_to_anonymous_tier_on_each_dataset() -> None:
     anonymous = Caller.anonymous("192.0.2.1")
-    assert min_carriers(anonymous, [FLOOR, ROUND, OPEN]) == {"f": 10, "r": 10}
+    assert min_carriers(anonymous, [FLOOR, ROUND, OPEN]) == {"f": 20, "r": 20}
     registered = Caller("a", Tier.REGISTERED, frozenset(), None)
     assert min_carriers(registered, [FLOOR, ROUND, OPEN]) == {}
 
