@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from beacon.access import Caller, dataset_tier
+from beacon.audit_writer import AuditWriter
+from beacon.budget_leases import BudgetLeases
 from beacon.config import Settings
 from beacon.errors import TooManyRequests
 from beacon.model import Dataset, Granularity
@@ -25,30 +27,29 @@ from beacon.policy import (
     combined_precision,
 )
 from beacon.storage import privacy
-from beacon.storage.db import Pool
 
 log = logging.getLogger(__name__)
 
 
-async def charge_query(pool: Pool, settings: Settings, caller: Caller) -> None:
-    """Charge one query to the caller's budget.
+async def charge_query(leases: BudgetLeases, settings: Settings, caller: Caller) -> None:
+    """Charge one query to the caller's budget (from this process's lease, see
+    :mod:`beacon.budget_leases`).
 
     Raises :class:`TooManyRequests` (429) when the budget of the caller's tier is spent; an
-    unlimited tier is never charged.
+    unlimited tier is never charged. Raises :class:`beacon.errors.StoreUnavailable` when a
+    lease is needed and the store cannot grant it.
     """
     limit = budget_limit(settings.query_budget, caller.tier)
     if limit is None:
         return
-    identity = budget_identity(caller)
-    charge = await privacy.charge_budget(
-        pool, identity, limit=limit, window_s=settings.query_budget.window_s
+    spent = await leases.charge(
+        budget_identity(caller), limit=limit, window_s=settings.query_budget.window_s
     )
-    if not charge.allowed:
-        wait = charge.retry_after_s(datetime.now(UTC))
+    if spent is not None:
         log.info("query budget spent (%s tier, %d per window)", caller.tier.value, limit)
         raise TooManyRequests(
             f"query budget spent: {limit} queries per {settings.query_budget.window_s} s;"
-            f" try again in {wait} s"
+            f" try again in {spent.retry_after_s} s"
         )
 
 
@@ -100,8 +101,8 @@ def disclose_counts(
     return doc
 
 
-async def audit_query(
-    pool: Pool,
+def audit_query(
+    writer: AuditWriter,
     settings: Settings,
     caller: Caller,
     *,
@@ -111,26 +112,30 @@ async def audit_query(
     exists: bool | None,
     status: int = 200,
 ) -> None:
-    """Append the audit entry of one answered query (unless the audit log is switched off).
+    """Queue the audit entry of one answered query (unless the audit log is switched off);
+    :class:`beacon.audit_writer.AuditWriter` writes it within about half a second.
 
     Records who (subject, address, tier), when, the datasets queried with the granularity
     each answered at (the lower of ``returned`` and the caller's maximum), and whether the
-    answer was a hit. Never the token, never the query.
+    answer was a hit. Never the token, never the query. Raises
+    :class:`beacon.errors.StoreUnavailable` when the writer cannot take more entries.
     """
     if not settings.audit_log:
         return
-    entry = privacy.AuditEntry(
-        tier=caller.tier.value,
-        endpoint=endpoint,
-        datasets=tuple(d.id for d, _ in permitted),
-        granularities=tuple(returned.at_most(g) for _, g in permitted),
-        returned_granularity=returned,
-        subject=caller.subject,
-        client_address=caller.client_address,
-        exists=exists,
-        status=status,
+    writer.record(
+        privacy.AuditEntry(
+            tier=caller.tier.value,
+            endpoint=endpoint,
+            datasets=tuple(d.id for d, _ in permitted),
+            granularities=tuple(returned.at_most(g) for _, g in permitted),
+            returned_granularity=returned,
+            subject=caller.subject,
+            client_address=caller.client_address,
+            exists=exists,
+            status=status,
+            at=datetime.now(UTC),
+        )
     )
-    await privacy.record_query(pool, entry)
 
 
 def v1_granularity(permitted: Sequence[tuple[Dataset, Granularity]]) -> Granularity:

@@ -284,7 +284,7 @@ async def _query(request: web.Request) -> web.Response:
     await bweb.require_access(request, caller, list(parsed.dataset_ids or ()))  # 401 / 403
     chosen = bweb.select_datasets(await bweb.visible_datasets(request, caller), parsed, None)
     pool = request.app[bweb.STORE].pool
-    await privacy_web.charge_query(pool, settings, caller)  # 429 when spent
+    await privacy_web.charge_query(request.app[bweb.LEASES], settings, caller)  # 429 when spent
     totals = await queries.allele_totals(
         pool,
         parsed.query,
@@ -295,8 +295,8 @@ async def _query(request: web.Request) -> web.Response:
     doc = query_document(settings, p, chosen, totals)
     permitted = [(c.dataset, c.granularity) for c in chosen]
     privacy_web.disclose_v1_counts(doc, permitted)
-    await privacy_web.audit_query(
-        pool,
+    privacy_web.audit_query(
+        request.app[bweb.AUDIT],
         settings,
         caller,
         endpoint=PREFIX + "/query",

@@ -23,8 +23,10 @@ from aiohttp import web
 
 from beacon import openapi, privacy_web, responses, validation
 from beacon.access import Authenticator, Caller, dataset_access
+from beacon.audit_writer import AuditWriter
 from beacon.auth import authenticator_from_settings, close_authenticator, require_dataset_access
 from beacon.auth.guard import bearer_challenge
+from beacon.budget_leases import BudgetLeases
 from beacon.config import Settings
 from beacon.errors import (
     BeaconError,
@@ -129,6 +131,8 @@ STORE: Final = web.AppKey("store", Store)
 AUTHENTICATOR: Final = web.AppKey("authenticator", Authenticator)
 METRICS: Final = web.AppKey("metrics", Metrics)
 DSN: Final = web.AppKey("dsn", str)
+LEASES: Final = web.AppKey("leases", BudgetLeases)
+AUDIT: Final = web.AppKey("audit", AuditWriter)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -248,7 +252,7 @@ async def answer_g_variants(
     await require_access(request, caller, named)
     chosen = select_datasets(await visible_datasets(request, caller), parsed, scope)
     pool = request.app[STORE].pool
-    await privacy_web.charge_query(pool, settings, caller)  # 429 when spent
+    await privacy_web.charge_query(request.app[LEASES], settings, caller)  # 429 when spent
     granularity = responses.returned_granularity(parsed.requested_granularity, chosen)
     found: dict[str, Found] = await queries.find_variants(
         pool,
@@ -263,8 +267,8 @@ async def answer_g_variants(
     doc = responses.g_variants_response(settings, parsed, chosen, found)
     permitted = [(p.dataset, p.granularity) for p in chosen]
     privacy_web.disclose_counts(doc, permitted, {k: v.total for k, v in found.items()})
-    await privacy_web.audit_query(
-        pool,
+    privacy_web.audit_query(
+        request.app[AUDIT],
         settings,
         caller,
         endpoint=_endpoint(request),
@@ -570,12 +574,29 @@ def _store_ctx(dsn: str | None) -> Callable[[web.Application], AsyncIterator[Non
         app[DSN] = resolved
         app[STORE] = Store(resolved, settings)
         await app[STORE].open()
+        timeout_s = settings.db_query_timeout_s
+        app[LEASES] = BudgetLeases(app[STORE].pool, timeout_s=timeout_s)
+        app[AUDIT] = AuditWriter(app[STORE].pool, timeout_s=max(timeout_s, 5.0))
+        app[AUDIT].start()
         try:
             yield
         finally:
-            await app[STORE].close()
+            try:
+                await app[AUDIT].close()
+            finally:
+                await app[STORE].close()
 
     return store
 
 
-__all__ = ["DSN", "METRICS", "SETTINGS", "STORE", "Store", "create_app", "json_response"]
+__all__ = [
+    "AUDIT",
+    "DSN",
+    "LEASES",
+    "METRICS",
+    "SETTINGS",
+    "STORE",
+    "Store",
+    "create_app",
+    "json_response",
+]

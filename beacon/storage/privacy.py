@@ -1,7 +1,11 @@
 """Privacy state in the store: query budgets, the audit log, disclosure policies and consent.
 
-Budgets are charged by one atomic ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` per query,
-so any number of parallel requests can never take an identity past its limit. Audit rows
+Budgets are leased in slices by one atomic locking ``UPDATE`` (:func:`lease_budget`, used by
+the web app through :mod:`beacon.budget_leases`) or charged one query at a time by one
+atomic ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` (:func:`charge_budget`); either way any
+number of parallel callers can never take an identity past its limit. Audit rows are
+appended one at a time (:func:`record_query`) or in batches by binary COPY
+(:func:`write_audit`). Audit rows
 hold who asked, when, which datasets at which granularity, and never a token or the queried
 allele. Every function raises :class:`beacon.errors.StoreUnavailable` when the database
 cannot answer.
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -82,6 +86,80 @@ async def charge_budget(db: Executor, identity: str, *, limit: int, window_s: in
     return BudgetCharge(False, used, limit, resets)
 
 
+# One lease: up to $4 queries of $1's budget ($3 per window of $2 seconds), never more than
+# remain, a quarter of what remains when that is less (so that several processes share it).
+# The sub-select locks the row and returns its newest version, so the grant is computed from
+# the committed state of every other lease; the outer UPDATE writes it. No row comes back
+# when the identity has no row yet (see INSERT_LEASE).
+LEASE_BUDGET = """
+UPDATE query_budget AS b
+SET window_start = o.start_at, used = o.base + o.granted
+FROM (
+    SELECT l.identity, l.start_at, l.base,
+           LEAST($4::int, GREATEST(1, ($3::int - l.base) / 4), GREATEST($3::int - l.base, 0))
+               AS granted
+    FROM (
+        SELECT identity,
+               CASE WHEN expired THEN now() ELSE window_start END AS start_at,
+               CASE WHEN expired THEN 0 ELSE used END AS base
+        FROM (
+            SELECT identity, used, window_start,
+                   window_start <= now() - make_interval(secs => $2) AS expired
+            FROM query_budget WHERE identity = $1 FOR UPDATE
+        ) AS locked
+    ) AS l
+) AS o
+WHERE b.identity = o.identity
+RETURNING o.granted, b.used,
+          extract(epoch FROM b.window_start + make_interval(secs => $2) - now())::float8
+              AS remaining_s
+"""
+# The first lease of an identity: nothing comes back when another one inserted it first.
+INSERT_LEASE = """
+INSERT INTO query_budget (identity, window_start, used)
+VALUES ($1, now(), LEAST($4::int, GREATEST(1, $3::int / 4), $3::int))
+ON CONFLICT (identity) DO NOTHING
+RETURNING used AS granted, used, $2::float8 AS remaining_s
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetLease:
+    """Queries granted to one process by :func:`lease_budget`: ``granted`` (0 = spent),
+    ``used`` in the window after the grant, and ``remaining_s``, the seconds from the
+    statement's start until the window ends (the grant is valid until then, not after)."""
+
+    granted: int
+    used: int
+    remaining_s: float
+
+
+async def lease_budget(
+    db: Executor, identity: str, *, limit: int, window_s: int, most: int
+) -> BudgetLease:
+    """Take up to ``most`` queries of ``identity``'s budget (``limit`` per ``window_s``
+    seconds) for local spending, atomically: the grants of all concurrent callers, in every
+    process, never add up to more than ``limit`` in one window. A grant is at most a quarter
+    of what remains (at least 1), so several processes serving one identity each get some.
+
+    A ``limit`` of 0 grants nothing without touching the store. One statement when the
+    identity has a row (the usual case), at most three otherwise. Raises
+    :class:`beacon.errors.StoreUnavailable` when the database cannot answer.
+    """
+    if limit <= 0:
+        return BudgetLease(0, 0, float(window_s))
+    args = (identity, float(window_s), limit, max(1, most))
+    async with unavailable_as_error():
+        row = await db.fetchrow(LEASE_BUDGET, *args)
+        if row is None:
+            row = await db.fetchrow(INSERT_LEASE, *args)
+        if row is None:  # inserted by a concurrent first lease: it exists now
+            row = await db.fetchrow(LEASE_BUDGET, *args)
+    if row is None:  # pragma: no cover - deleted between the statements (budget reset)
+        return BudgetLease(0, 0, 1.0)
+    return BudgetLease(int(row["granted"]), int(row["used"]), float(row["remaining_s"]))
+
+
 async def reset_budget(db: Executor, identity: str | None = None) -> int:
     """Forget ``identity``'s budget (every identity's when ``None``); return rows removed."""
     async with unavailable_as_error():
@@ -147,6 +225,50 @@ async def record_query(db: Executor, entry: AuditEntry) -> None:
             entry.returned_granularity.value,
             entry.exists,
             entry.status,
+        )
+
+
+AUDIT_COLUMNS = (
+    "at",
+    "subject",
+    "client_address",
+    "tier",
+    "endpoint",
+    "datasets",
+    "granularities",
+    "returned_granularity",
+    "answer_exists",
+    "status",
+)
+
+
+async def write_audit(db: Executor, entries: Sequence[AuditEntry], *, timeout_s: float) -> None:
+    """Append ``entries`` to the audit log in one binary COPY (one transaction: all or none).
+
+    An entry's ``at`` is kept when set (the time the query was answered), else the store's
+    clock. Raises :class:`beacon.errors.StoreUnavailable` when the database cannot take them
+    within ``timeout_s`` seconds.
+    """
+    if not entries:
+        return
+    records = [
+        (
+            e.at or datetime.now(UTC),
+            e.subject,
+            e.client_address,
+            e.tier,
+            e.endpoint,
+            list(e.datasets),
+            [g.value for g in e.granularities],
+            e.returned_granularity.value,
+            e.exists,
+            e.status,
+        )
+        for e in entries
+    ]
+    async with unavailable_as_error():
+        await db.copy_records_to_table(
+            "audit_log", records=records, columns=AUDIT_COLUMNS, timeout=timeout_s
         )
 
 

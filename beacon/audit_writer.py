@@ -1,0 +1,131 @@
+"""The audit log written in batches, off the request path.
+
+Answering a query appends its :class:`beacon.storage.privacy.AuditEntry` to an in-memory
+buffer (no I/O); a background task writes the buffer with one binary COPY every
+:data:`FLUSH_INTERVAL_S` seconds, or as soon as :data:`FLUSH_ROWS` entries wait, and once more
+when the app shuts down. Entries carry the time the query was answered, not the time of the
+write.
+
+The crash window: entries answered in the last ~``FLUSH_INTERVAL_S`` seconds before a worker
+is killed without a clean shutdown (SIGKILL, power loss) are not written. When the store does
+not take a batch, the entries stay buffered and are retried at the next flush; once
+:data:`MAX_PENDING` entries wait, new queries are refused with 503 rather than answered
+unaudited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Final
+
+from beacon.errors import StoreUnavailable
+from beacon.storage import privacy
+from beacon.storage.db import Pool
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S: Final = 0.5
+"""Longest time an entry waits in memory before a write is attempted (seconds)."""
+
+FLUSH_ROWS: Final = 2000
+"""Entries that trigger a write before the interval is up."""
+
+MAX_PENDING: Final = 100_000
+"""Entries buffered while the store refuses them; beyond this, queries are refused (503)."""
+
+
+class AuditWriter:
+    """Buffers audit entries and writes them in batches (one instance per app).
+
+    :meth:`start` launches the background task, :meth:`close` stops it after a final write.
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        timeout_s: float,
+        interval_s: float = FLUSH_INTERVAL_S,
+        batch_rows: int = FLUSH_ROWS,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
+        self._pool = pool
+        self._timeout_s = timeout_s
+        self._interval_s = interval_s
+        self._batch_rows = batch_rows
+        self._max_pending = max_pending
+        self._pending: list[privacy.AuditEntry] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def record(self, entry: privacy.AuditEntry) -> None:
+        """Queue ``entry`` for the next write (no I/O).
+
+        Raises :class:`StoreUnavailable` when :data:`MAX_PENDING` entries already wait (the
+        store has refused them) or the writer has stopped, so that no query is answered
+        without its audit entry.
+        """
+        if len(self._pending) >= self._max_pending:
+            raise StoreUnavailable("the audit log cannot be written")
+        if self._task is not None and self._task.done():
+            raise StoreUnavailable("the audit log writer has stopped")
+        self._pending.append(entry)
+        if len(self._pending) >= self._batch_rows:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        """Entries not yet written."""
+        return len(self._pending)
+
+    def start(self) -> None:
+        """Launch the background writer (on the running event loop)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="beacon-audit-writer"
+            )
+
+    async def flush(self) -> None:
+        """Write every buffered entry now. Raises :class:`StoreUnavailable` when the store
+        does not take them (they stay buffered)."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await privacy.write_audit(self._pool, batch, timeout_s=self._timeout_s)
+            except BaseException:
+                self._pending[:0] = batch  # keep their order ahead of newer entries
+                raise
+
+    async def close(self) -> None:
+        """Stop the background task and write what is left. Raises :class:`StoreUnavailable`
+        when the last entries cannot be written (the count is logged as an error)."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except StoreUnavailable:
+            log.error("%d audit entries could not be written at shutdown", len(self._pending))
+            raise
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):  # the interval is up: write anyway
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            self._wake.clear()
+            if self._closing:
+                return
+            try:
+                await self.flush()
+            except StoreUnavailable as exc:
+                # Kept for the next attempt; record() refuses queries once too many wait.
+                log.warning(
+                    "audit log write failed (%s); %d entries kept for retry",
+                    exc.message,
+                    len(self._pending),
+                )
