@@ -27,8 +27,10 @@ from aggregator.web import create_app as create_aggregator
 from beacon import synthetic
 from beacon.config import Settings
 from beacon.ingest import LoadOptions, load_vcf
+from beacon.policy import DEFAULT_POLICY, OPEN_POLICY, DisclosurePolicy
 from beacon.storage import embedded, migrate
 from beacon.storage.db import connect
+from beacon.storage.privacy import set_policy
 from beacon.web import create_app as create_beacon
 
 HOST = "127.0.0.1"
@@ -42,10 +44,13 @@ class Site:
     samples: int
     seed: int
     port: int
+    policy: DisclosurePolicy = DEFAULT_POLICY
 
 
 SITES = (
-    Site("site-a", "Site A (GRCh38, genotypes)", "GRCh38", 200, 1, 5051),
+    # Synthetic data, so site A shares it openly (like a public reference panel): counts and
+    # frequencies show on the page. Sites B and C keep the protective default policy.
+    Site("site-a", "Site A (GRCh38, genotypes)", "GRCh38", 200, 1, 5051, OPEN_POLICY),
     Site("site-b", "Site B (GRCh38, sites-only)", "GRCh38", 0, 1, 5052),
     Site("site-c", "Site C (GRCh37, genotypes)", "GRCh37", 100, 7, 5053),
 )
@@ -97,6 +102,11 @@ async def prepare(site: Site, data_dir: Path) -> str:
             ),
         )
         print(f"  loaded {report.alleles_stored} alleles into {site.key}")
+        conn = await connect(dsn)
+        try:
+            await set_policy(conn, f"{site.key}-cohort", site.policy)
+        finally:
+            await conn.close()
     return dsn
 
 
@@ -145,7 +155,8 @@ async def main(data_dir: Path) -> None:
         print(f"a search on the page (1-based, as in reports): {agg}/?q={chrom}-{pos}-{ref}-{alt}")
         examples.append(
             (
-                "a GRCh38 SNP (sites A and B; C is not applicable)",
+                "a GRCh38 SNP (A and B hold GRCh38 data; B hides alleles fewer than 20 carry;"
+                " C is GRCh37, so not applicable)",
                 f"{agg}/g_variants?assemblyId=GRCh38&referenceName={chrom}&start={pos - 1}"
                 f"&referenceBases={ref}&alternateBases={alt}&requestedGranularity=count",
             )
