@@ -178,8 +178,12 @@ class FanOut:
         finished: asyncio.Queue[asyncio.Task[MemberOutcome] | None] = asyncio.Queue()
         tasks: dict[asyncio.Task[MemberOutcome], MemberState] = {}
         for state in ask:
-            member_deadline = min(deadline, started + state.config.timeout_s)
-            task = asyncio.create_task(self._ask(state, prepared, member_deadline))
+            own_deadline = started + state.config.timeout_s
+            task = asyncio.create_task(
+                self._ask(
+                    state, prepared, min(deadline, own_deadline), own=own_deadline <= deadline
+                )
+            )
             task.add_done_callback(finished.put_nowait)
             tasks[task] = state
         alarm = loop.call_at(deadline, finished.put_nowait, None)
@@ -217,8 +221,13 @@ class FanOut:
         outcomes.sort(key=lambda o: order.get(o.member_id, len(order)))
         return merge(outcomes)
 
-    async def _ask(self, state: MemberState, prepared: _Prepared, deadline: float) -> MemberOutcome:
-        """Ask one member; ``deadline`` is on the event loop's clock."""
+    async def _ask(
+        self, state: MemberState, prepared: _Prepared, deadline: float, *, own: bool
+    ) -> MemberOutcome:
+        """Ask one member; ``deadline`` is on the event loop's clock. ``own`` says whether
+        it is the member's own deadline (``timeout_s``) rather than the network's: only
+        missing its own deadline counts against a member's breaker, so a network deadline
+        shorter than the members' never trips the breakers of healthy, slower members."""
         member = state.config
         breaker = self._client.breaker(member.id)
         name = state.name
@@ -250,7 +259,10 @@ class FanOut:
             breaker.release()
             raise
         healthy = _healthy(fetched, outcome)
-        self._client.record(member.id, fetched, healthy=healthy)
+        if fetched.kind is FetchKind.TIMEOUT and not own:
+            breaker.release()  # cut off by the network deadline: says nothing of the member
+        else:
+            self._client.record(member.id, fetched, healthy=healthy)
         self._registry.record_answer(member.id, fetched.latency_ms, ok=healthy)
         return outcome
 
