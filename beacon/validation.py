@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sysconfig
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,8 +18,18 @@ from jsonschema import Draft202012Validator
 
 from beacon.errors import InvalidRequest
 
-SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
-"""Where the schemas live (the repository's ``schemas/``)."""
+
+def _schema_dir() -> Path:
+    """The repository's ``schemas/`` in a source checkout or editable install; otherwise the
+    copy an installed wheel puts under ``<prefix>/share/beacon-network/schemas``."""
+    checkout = Path(__file__).resolve().parent.parent / "schemas"
+    if checkout.is_dir():
+        return checkout
+    return Path(sysconfig.get_path("data")) / "share" / "beacon-network" / "schemas"
+
+
+SCHEMA_DIR: Final = _schema_dir()
+"""Where the schemas live."""
 
 
 @functools.cache
