@@ -283,10 +283,9 @@ async def _query(request: web.Request) -> web.Response:
     caller = await bweb.caller_of(request)
     await bweb.require_access(request, caller, list(parsed.dataset_ids or ()))  # 401 / 403
     chosen = bweb.select_datasets(await bweb.visible_datasets(request, caller), parsed, None)
-    pool = request.app[bweb.STORE].pool
     await privacy_web.charge_query(request.app[bweb.LEASES], settings, caller)  # 429 when spent
     totals = await queries.allele_totals(
-        pool,
+        request.app[bweb.STORE].lender,
         parsed.query,
         [c.dataset.id for c in chosen],
         timeout_s=settings.db_query_timeout_s,

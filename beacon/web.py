@@ -41,6 +41,7 @@ from beacon.model import BeaconRequest, Dataset, Found
 from beacon.request import MAX_LIMIT, parse_g_variants
 from beacon.responses import Permitted
 from beacon.storage import db, queries
+from beacon.storage.lender import Lender
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("beacon.access")
@@ -72,18 +73,28 @@ class Store:
         self._dsn = dsn
         self._settings = settings
         self._pool: db.Pool | None = None
+        self._lender: Lender | None = None
         self._lock = asyncio.Lock()
         self._datasets: list[Dataset] = []
         self._datasets_at = -1e9
 
     async def open(self) -> None:
-        """Open the pool; when the server is unreachable, open an empty one that connects later."""
+        """Open the pool and the lender; when the server is unreachable, open an empty pool that
+        connects later (the lender always connects on demand).
+
+        Of ``db_pool_max`` connections, a quarter (at least one) serve the catalogue, health
+        and bookkeeping through the pool, the rest the variant queries through the lender.
+        """
         s = self._settings
+        general = max(1, s.db_pool_max // 4)
+        self._lender = Lender(
+            self._dsn, max_size=max(1, s.db_pool_max - general), setup=_session_setup
+        )
         try:
             self._pool = await db.create_pool(
                 self._dsn,
-                min_size=s.db_pool_min,
-                max_size=s.db_pool_max,
+                min_size=min(s.db_pool_min, general),
+                max_size=general,
                 reset=_keep_session,
                 init=_session_setup,
             )
@@ -92,12 +103,15 @@ class Store:
             self._pool = await db.create_pool(
                 self._dsn,
                 min_size=0,
-                max_size=s.db_pool_max,
+                max_size=general,
                 reset=_keep_session,
                 init=_session_setup,
             )
 
     async def close(self) -> None:
+        if self._lender is not None:
+            await self._lender.close()
+            self._lender = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -107,6 +121,13 @@ class Store:
         if self._pool is None:
             raise StoreUnavailable("the variant store is not open")
         return self._pool
+
+    @property
+    def lender(self) -> Lender:
+        """Connections for the variant queries (the hot path; see :mod:`beacon.storage.lender`)."""
+        if self._lender is None:
+            raise StoreUnavailable("the variant store is not open")
+        return self._lender
 
     async def datasets(self) -> list[Dataset]:
         """Every stored dataset, re-read at most every :data:`DATASET_CACHE_S` seconds."""
@@ -251,11 +272,10 @@ async def answer_g_variants(
     named = [*(parsed.dataset_ids or ()), *(() if scope is None else (scope,))]
     await require_access(request, caller, named)
     chosen = select_datasets(await visible_datasets(request, caller), parsed, scope)
-    pool = request.app[STORE].pool
     await privacy_web.charge_query(request.app[LEASES], settings, caller)  # 429 when spent
     granularity = responses.returned_granularity(parsed.requested_granularity, chosen)
     found: dict[str, Found] = await queries.find_variants(
-        pool,
+        request.app[STORE].lender,
         parsed.query,
         [p.dataset.id for p in chosen],
         granularity=granularity,

@@ -35,6 +35,10 @@ from beacon.model import (
 )
 from beacon.storage.datasets import list_datasets
 from beacon.storage.db import unavailable_as_error
+from beacon.storage.lender import Lender
+
+Reader = Lender | asyncpg.Pool
+"""Where the variant queries run: a :class:`Lender` on the hot path, or any pool."""
 
 SHORT_SPAN: Final = 1000
 """Alleles spanning more bases than this are 'long' (the ``variant_long`` partial index)."""
@@ -297,8 +301,16 @@ def _record(row: asyncpg.Record) -> VariantRecord:
     return VariantRecord(**values)
 
 
+async def _fetch(db: Reader, sql: str, args: Sequence[Any], timeout_s: float) -> list[Any]:
+    if isinstance(db, Lender):
+        return await db.fetch(sql, args, timeout_s=timeout_s)
+    async with unavailable_as_error(), db.acquire(timeout=timeout_s) as conn:
+        rows: list[Any] = await conn.fetch(sql, *args, timeout=timeout_s)
+    return rows
+
+
 async def find_variants(
-    pool: asyncpg.Pool,
+    pool: Reader,
     query: VariantQuery,
     dataset_ids: Sequence[str],
     *,
@@ -324,8 +336,7 @@ async def find_variants(
         sql, args = record_sql(query, dataset_ids, skip, limit, min_carriers)
     else:
         sql, args = count_sql(query, dataset_ids, min_carriers)
-    async with unavailable_as_error(), pool.acquire(timeout=timeout_s) as conn:
-        rows = await conn.fetch(sql, *args, timeout=timeout_s)
+    rows = await _fetch(pool, sql, args, timeout_s)
     found: dict[str, Found] = {}
     if granularity is not Granularity.RECORD:
         for row in rows:
@@ -342,7 +353,7 @@ async def find_variants(
 
 
 async def allele_totals(
-    pool: asyncpg.Pool,
+    pool: Reader,
     query: VariantQuery,
     dataset_ids: Sequence[str],
     *,
@@ -357,8 +368,7 @@ async def allele_totals(
     if not dataset_ids:
         return {}
     sql, args = totals_sql(query, dataset_ids, min_carriers)
-    async with unavailable_as_error(), pool.acquire(timeout=timeout_s) as conn:
-        rows = await conn.fetch(sql, *args, timeout=timeout_s)
+    rows = await _fetch(pool, sql, args, timeout_s)
 
     def optional(value: Any) -> int | None:
         return None if value is None else int(value)
