@@ -172,13 +172,18 @@ def _text(value: Any, name: str) -> str:
     return text
 
 
+_INTEGER: Final = re.compile(r"\s*\+?\d{1,19}\s*")
+
+
 def _integer(value: Any, name: str, *, minimum: int = 0, maximum: int = MAX_POSITION) -> int:
     if isinstance(value, bool):
         raise InvalidRequest(f"{name} must be an integer", parameter=name)
-    if isinstance(value, int):
+    if type(value) is str and len(value) <= 19 and value.isascii() and value.isdigit():
+        number = int(value)  # the usual spelling, without the pattern below
+    elif isinstance(value, int):
         number = value
     elif (isinstance(value, float) and value.is_integer()) or (
-        isinstance(value, str) and re.fullmatch(r"\s*\+?\d{1,19}\s*", value)
+        isinstance(value, str) and _INTEGER.fullmatch(value)
     ):
         number = int(value)
     else:

@@ -10,7 +10,9 @@
 3. Drives both over loopback with Debian's `wrk` (installed with apt-get when missing), 50
    connections, a Lua script picking a random request from a prepared list per request:
    exact hits, exact misses, 1 kb range queries and bracket queries.
-4. Prints queries/s, p50 and p99 latency, and the ratio to the baseline's rate.
+4. Prints queries/s, p50 and p99 latency, the ratio to the baseline's rate, and the CPU time
+   (user + system, from /proc) the server's worker processes spent per query: unlike the
+   rate, this hardly depends on what else runs on the machine.
 
 Anonymous query budgets are lifted for the run (BEACON_BUDGET_ANONYMOUS=unlimited): one
 address sends hundreds of thousands of queries. Everything else is the default configuration.
@@ -163,8 +165,35 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
+def worker_pids(server: int) -> list[int]:
+    """The server's worker processes (its spawned children, not the resource tracker)."""
+    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    pids = []
+    for child in children:
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline:
+            pids.append(int(child))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (seconds)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def run_wrk(
-    wrk: str, url: str, paths: list[str], tmp: Path, name: str, args: argparse.Namespace
+    wrk: str,
+    url: str,
+    paths: list[str],
+    tmp: Path,
+    name: str,
+    args: argparse.Namespace,
+    workers: list[int] | None = None,
 ) -> dict[str, float]:
     paths_file = tmp / f"{name}.paths"
     paths_file.write_text("\n".join(paths) + "\n")
@@ -172,10 +201,12 @@ def run_wrk(
     script.write_text(LUA)
     out = tmp / f"{name}.json"
     env = {**os.environ, "BENCH_PATHS": str(paths_file), "BENCH_OUT": str(out)}
+    cpu_before = cpu_seconds(workers or [])
     subprocess.run(
         [wrk, "-t2", f"-c{args.connections}", f"-d{args.duration}s", "-s", str(script), url],
         env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
+    cpu = cpu_seconds(workers or []) - cpu_before
     raw = json.loads(out.read_text())
     seconds = raw["duration_us"] / 1e6
     return {
@@ -184,6 +215,7 @@ def run_wrk(
         "p99_ms": raw["p99_us"] / 1000,
         "errors": raw["errors"] + raw["non2xx"],
         "requests": raw["requests"],
+        "cpu_ms": cpu * 1000 / max(raw["requests"], 1),
     }
 
 
@@ -265,10 +297,14 @@ def main() -> int:
                       "--workers", str(args.workers)]  # fmt: skip
         base_cmd = [sys.executable, __file__, "--baseline", "--workers", str(args.workers)]
         results: dict[str, dict[str, float]] = {}
+        load_before = os.getloadavg()
         base_proc, base_url = start(base_cmd, env)
         try:
             wait_ready(base_url + "/")
-            results["baseline"] = run_wrk(wrk, base_url, lists["exact_hit"], tmp, "baseline", args)
+            results["baseline"] = run_wrk(
+                wrk, base_url, lists["exact_hit"], tmp, "baseline", args,
+                worker_pids(base_proc.pid),
+            )  # fmt: skip
         finally:
             stop(base_proc)
         proc, url = start(beacon_cmd, env)
@@ -276,16 +312,21 @@ def main() -> int:
             wait_ready(url + "/health")
             for name in ("exact_hit", "exact_miss", "range", "bracket"):
                 run_wrk(wrk, url, lists[name][:200], tmp, f"warm_{name}", _short(args))
-                results[name] = run_wrk(wrk, url, lists[name], tmp, name, args)
+                results[name] = run_wrk(
+                    wrk, url, lists[name], tmp, name, args, worker_pids(proc.pid)
+                )
         finally:
             stop(proc)
+        load_after = os.getloadavg()
     floor = results["baseline"]["qps"]
     print(
         f"\n{args.connections} connections, {args.duration} s each, {args.workers} workers, "
-        f"{os.cpu_count()} cores, wrk -t2\n"
+        f"{os.cpu_count()} cores, wrk -t2; load average {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after (1 min)\n"
     )
     print(
-        f"{'scenario':<12}{'q/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'errors':>8}  target"
+        f"{'scenario':<12}{'q/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'errors':>8}"
+        f"{'cpu ms/q':>10}  target"
     )
     for name, r in results.items():
         target = TARGETS.get(name)
@@ -297,7 +338,7 @@ def main() -> int:
             )
         print(
             f"{name:<12}{r['qps']:>10,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-            f"{r['qps'] / floor:>9.0%}{r['errors']:>8.0f}  {verdict}"
+            f"{r['qps'] / floor:>9.0%}{r['errors']:>8.0f}{r['cpu_ms']:>10.3f}  {verdict}"
         )
     return 0
 
