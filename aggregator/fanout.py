@@ -28,6 +28,8 @@ from aggregator.registry import Health, MemberState, Registry
 from aggregator.v1 import NotExpressible, parse_v1_answer, to_v1_params
 from beacon.model import BeaconRequest, IncludeResultsets
 
+_GRACE_S = 0.05
+
 HOPS_HEADER = "X-Beacon-Network-Hops"
 """How many aggregators a query has passed through (integer)."""
 VISITED_HEADER = "X-Beacon-Network-Visited"
@@ -172,18 +174,17 @@ class FanOut:
             return
         loop = asyncio.get_running_loop()
         started = loop.time()
-        deadline = started + self._config.overall_timeout_s
+        overall = self._config.overall_timeout_s
+        deadline = started + overall
         prepared = _Prepared.of(ctx)
         # Finished tasks are queued by their done-callbacks; ``None`` marks the deadline.
         finished: asyncio.Queue[asyncio.Task[MemberOutcome] | None] = asyncio.Queue()
         tasks: dict[asyncio.Task[MemberOutcome], MemberState] = {}
         for state in ask:
-            own_deadline = started + state.config.timeout_s
-            task = asyncio.create_task(
-                self._ask(
-                    state, prepared, min(deadline, own_deadline), own=own_deadline <= deadline
-                )
-            )
+            # A call bound by the network deadline gets a little longer on its own clock,
+            # so that the network deadline below, not the call, settles it (one message).
+            member_deadline = min(deadline + _GRACE_S, started + state.config.timeout_s)
+            task = asyncio.create_task(self._ask(state, prepared, member_deadline))
             task.add_done_callback(finished.put_nowait)
             tasks[task] = state
         alarm = loop.call_at(deadline, finished.put_nowait, None)
@@ -194,20 +195,27 @@ class FanOut:
                     break
                 if tasks.pop(item, None) is not None:
                     yield item.result()
+            missed = Fetched(
+                FetchKind.TIMEOUT,
+                overall * 1000.0,
+                message=f"no answer within the network deadline ({overall}s)",
+            )
             for task, state in list(tasks.items()):
                 del tasks[task]
                 if task.done() and not task.cancelled():
                     yield task.result()  # finished just as the deadline passed
                     continue
                 task.cancel()
+                # Missing the network deadline counts against the member like missing its
+                # own: a member that keeps missing it is skipped until its breaker's probe.
+                self._client.record(state.config.id, missed)
                 yield MemberOutcome(
                     state.config.id,
                     state.name,
                     MemberStatus.TIMEOUT,
                     beacon_id=state.capabilities.beacon_id,
-                    latency_ms=self._config.overall_timeout_s * 1000.0,
-                    message=f"no answer within the network deadline "
-                    f"({self._config.overall_timeout_s}s)",
+                    latency_ms=missed.latency_ms,
+                    message=missed.message,
                 )
         finally:
             alarm.cancel()
@@ -221,13 +229,8 @@ class FanOut:
         outcomes.sort(key=lambda o: order.get(o.member_id, len(order)))
         return merge(outcomes)
 
-    async def _ask(
-        self, state: MemberState, prepared: _Prepared, deadline: float, *, own: bool
-    ) -> MemberOutcome:
-        """Ask one member; ``deadline`` is on the event loop's clock. ``own`` says whether
-        it is the member's own deadline (``timeout_s``) rather than the network's: only
-        missing its own deadline counts against a member's breaker, so a network deadline
-        shorter than the members' never trips the breakers of healthy, slower members."""
+    async def _ask(self, state: MemberState, prepared: _Prepared, deadline: float) -> MemberOutcome:
+        """Ask one member; ``deadline`` is on the event loop's clock."""
         member = state.config
         breaker = self._client.breaker(member.id)
         name = state.name
@@ -259,10 +262,7 @@ class FanOut:
             breaker.release()
             raise
         healthy = _healthy(fetched, outcome)
-        if fetched.kind is FetchKind.TIMEOUT and not own:
-            breaker.release()  # cut off by the network deadline: says nothing of the member
-        else:
-            self._client.record(member.id, fetched, healthy=healthy)
+        self._client.record(member.id, fetched, healthy=healthy)
         self._registry.record_answer(member.id, fetched.latency_ms, ok=healthy)
         return outcome
 
