@@ -1,10 +1,12 @@
 """VCF/BCF reading with cyvcf2: header facts, then batches of ``variant`` rows.
 
 Reads VCF (plain, gzip or BGZF) and BCF, sorted or not. Each record is split into its ALT
-alleles; each allele becomes one row tuple in :data:`beacon.storage.load.VARIANT_COLUMNS`
-order (shapes from :mod:`beacon.ingest.alleles`, counts from
-:mod:`beacon.ingest.genotypes`, vectorised over a batch of records). Anything not stored is
-counted by :class:`SkipReason`; under ``strict`` a problem raises :class:`LoadError`.
+alleles; each allele becomes one row in :data:`beacon.storage.load.VARIANT_COLUMNS` order,
+encoded for binary COPY (:mod:`beacon.storage.binary_copy`): its head when the record is
+read (shapes from :mod:`beacon.ingest.alleles`), its counts from INFO at once or from the
+genotypes of a whole batch of records with a few vectorised calls
+(:mod:`beacon.ingest.genotypes`). Anything not stored is counted by :class:`SkipReason`;
+under ``strict`` a problem raises :class:`LoadError`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,10 @@ from beacon.errors import InvalidRequest, LoadError
 from beacon.ingest import alleles, genes, genotypes
 from beacon.ingest.options import SkipReason
 from beacon.model import CountSource
-from beacon.storage.binary_copy import encode_row
+from beacon.storage import binary_copy
 
 BATCH_RECORDS = 2000
 _BASES = frozenset("ACGTN")
-_NO_INTS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,24 +66,16 @@ class ParsePlan:
     batch_records: int = BATCH_RECORDS
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Batch:
-    """Up to ``batch_records`` records: their rows as binary COPY tuples (``data``, ``stored``
-    of them; see :mod:`beacon.storage.binary_copy`), and what was read and skipped."""
+    """Up to ``batch_records`` records: ``stored`` rows encoded for binary COPY (``data``;
+    see :mod:`beacon.storage.binary_copy`), and what was read and skipped."""
 
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    records: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    chromosomes: set[str] = field(default_factory=set)
     data: bytes = b""
     stored: int = 0
-
-    def seal(self) -> Batch:
-        """Encode the rows into ``data`` (and drop them): what crosses process boundaries."""
-        self.data = b"".join(map(encode_row, self.rows))
-        self.stored = len(self.rows)
-        self.rows = []
-        return self
+    records: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    chromosomes: frozenset[str] = frozenset()
 
 
 def _open(path: str, samples: list[str] | None = None) -> Any:
@@ -137,6 +130,10 @@ class _Skips:
             )
         self.counts[reason] = self.counts.get(reason, 0) + 1
 
+    def tally(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` skips that are never a problem (such as an ALT nobody carries)."""
+        self.counts[reason] = self.counts.get(reason, 0) + n
+
 
 def _chromosome(raw: str, assembly: str) -> str:
     try:
@@ -161,17 +158,17 @@ def _per_allele(value: Any, i: int) -> int | None:
     return _int_or_none(value) if i == 0 else None
 
 
-@dataclass(slots=True)
-class _Pending:
-    chrom: str
-    pos: int
-    ref: str
-    variant_id: str | None
-    filter_pass: bool
-    gene_ids: list[str]
-    shapes: list[tuple[int, str, alleles.Shape]]  # (1-based allele index, ALT, shape)
-    info_ac: Any
-    info_an: Any
+class _Genotyped:
+    """Records of a batch waiting for their genotype counts: per record its genotype
+    array, its alleles as ``(1-based allele index, row head)`` and its row tail."""
+
+    __slots__ = ("alleles", "chroms", "gts", "tails")
+
+    def __init__(self) -> None:
+        self.gts: list[npt.NDArray[np.int16]] = []
+        self.alleles: list[list[tuple[int, bytes]]] = []
+        self.tails: list[bytes] = []
+        self.chroms: list[str] = []
 
 
 def read_batches(plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
@@ -195,17 +192,26 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
     gene_fields = genes.gene_fields(header.info)
     want_genes = gene_fields.any
     contig_lengths = header.contig_lengths
+    heads = binary_copy.RowHeads(plan.dataset_id)
+    snp_head, any_head = heads.snp, heads.head
+    info_counts = binary_copy.info_counts
+    row_tail = binary_copy.row_tail
+    tails = {True: row_tail((), True), False: row_tail((), False)}
+    no_counts = info_counts(None, None)
     chrom_cache: dict[str, str] = {}
-    pending: list[_Pending] = []
-    gt_arrays: list[npt.NDArray[np.int16]] = []
-    batch = Batch()
-    skips = _Skips(plan.strict)
     problems = SkipReason.PROBLEMS
     shape = alleles.shape
-    n = 0
+    bases = _BASES
+    pass_only = plan.pass_only
+    limit = plan.batch_records
+    skips = _Skips(plan.strict)
+    parts: list[bytes] = []  # rows without genotypes, as pieces
+    pending = _Genotyped()
+    chromosomes: set[str] = set()
+    stored = records = kept = n = 0
     for v in vcf:
         n += 1
-        batch.records += 1
+        records += 1
         raw_chrom = v.CHROM
         chrom = chrom_cache.get(raw_chrom)
         if chrom is None:
@@ -215,7 +221,7 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
             skips.add(chrom, n, raw_chrom, pos)
             continue
         filter_pass = v.FILTER is None
-        if plan.pass_only and not filter_pass:
+        if pass_only and not filter_pass:
             skips.add(SkipReason.NOT_PASS, n, raw_chrom, pos)
             continue
         ref = v.REF
@@ -223,189 +229,175 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
         if not alts:
             skips.add(SkipReason.NO_ALT, n, raw_chrom, pos)
             continue
+        variant_id = v.ID
         info = v.INFO
-        contig_length = contig_lengths.get(raw_chrom)
-        shapes: list[tuple[int, str, alleles.Shape]] = []
+        shaped: list[tuple[int, bytes]] = []
         for i, alt in enumerate(alts):
-            if alt[0] == "<":
+            if len(alt) == 1 and len(ref) == 1 and alt in bases and ref in bases:
+                shaped.append((i + 1, snp_head(chrom, pos, ref, alt, variant_id)))
+                continue
+            if alt.startswith("<"):
                 shp = shape(
                     pos,
                     ref,
                     alt,
                     end_info=_int_or_none(info.get("END")),
                     svlen=_per_allele(info.get("SVLEN"), i),
-                    contig_length=contig_length,
+                    contig_length=contig_lengths.get(raw_chrom),
                 )
-            elif len(alt) == 1 and len(ref) == 1 and alt in _BASES and ref in _BASES:
-                shp = alleles.Shape(pos - 1, pos, ref, alt, "SNP")
             else:
-                shp = shape(pos, ref, alt, contig_length=contig_length)
-            if type(shp) is str:
+                shp = shape(pos, ref, alt, contig_length=contig_lengths.get(raw_chrom))
+            if isinstance(shp, str):
                 skips.add(shp, n, raw_chrom, pos)
-            else:
-                shapes.append((i + 1, alt, shp))  # type: ignore[arg-type]
-        if not shapes:
+                continue
+            shaped.append(
+                (
+                    i + 1,
+                    any_head(
+                        chrom, shp.start, shp.end, shp.reference_bases, shp.alternate_bases,
+                        shp.variant_type, pos - 1, ref, alt, variant_id, shp.sv_length,
+                        shp.mate_name, shp.mate_start,
+                    ),
+                )
+            )  # fmt: skip
+        if not shaped:
             continue
+        if want_genes:
+            tail = row_tail(
+                genes.gene_ids(gene_fields, info.get("GENEINFO"), info.get("CSQ"), info.get("ANN")),
+                filter_pass,
+            )
+        else:
+            tail = tails[filter_pass]
         if use_gt:
             gt = v.genotype
             if gt is None:
                 skips.add(SkipReason.MALFORMED, n, raw_chrom, pos)
                 continue
-            gt_arrays.append(gt.array())
-        pending.append(
-            _Pending(
-                chrom,
-                pos,
-                ref,
-                v.ID,
-                filter_pass,
-                list(
-                    genes.gene_ids(
-                        gene_fields, info.get("GENEINFO"), info.get("CSQ"), info.get("ANN")
-                    )
-                )
-                if want_genes
-                else [],
-                shapes,
-                info.get("AC") if use_info else None,
-                info.get("AN") if use_info else None,
-            )
-        )
-        if len(pending) >= plan.batch_records:
-            _flush(
-                batch=batch,
-                pending=pending,
-                gt_arrays=gt_arrays,
-                smap=smap,
-                dataset_id=plan.dataset_id,
-                source=plan.count_source,
-                skips=skips,
-            )
-            batch.skipped = skips.counts
-            yield batch.seal()
-            batch, pending, gt_arrays = Batch(), [], []
-            skips = _Skips(plan.strict)
-    _flush(
-        batch=batch,
-        pending=pending,
-        gt_arrays=gt_arrays,
-        smap=smap,
-        dataset_id=plan.dataset_id,
-        source=plan.count_source,
-        skips=skips,
-    )
-    batch.skipped = skips.counts
-    yield batch.seal()
+            pending.gts.append(gt.array())
+            pending.alleles.append(shaped)
+            pending.tails.append(tail)
+            pending.chroms.append(chrom)
+        else:
+            if use_info:
+                info_ac = info.get("AC")
+                an = _int_or_none(info.get("AN"))
+                carried = 0
+                for a, head in shaped:
+                    ac = _per_allele(info_ac, a - 1)
+                    if ac == 0:
+                        skips.tally(SkipReason.NOT_CARRIED)
+                        continue
+                    parts += (head, info_counts(ac, an), tail)
+                    carried += 1
+            else:
+                for _, head in shaped:
+                    parts += (head, no_counts, tail)
+                carried = len(shaped)
+            if carried:
+                stored += carried
+                chromosomes.add(chrom)
+        kept += 1
+        if kept >= limit:
+            if use_gt:
+                stored = _flush_genotypes(pending, smap, parts, chromosomes, skips)
+                pending = _Genotyped()
+            yield Batch(b"".join(parts), stored, records, skips.counts, frozenset(chromosomes))
+            parts, chromosomes, skips = [], set(), _Skips(plan.strict)
+            stored = records = kept = 0
+    if use_gt:
+        stored = _flush_genotypes(pending, smap, parts, chromosomes, skips)
+    yield Batch(b"".join(parts), stored, records, skips.counts, frozenset(chromosomes))
 
 
 def _stack(arrays: list[npt.NDArray[np.int16]]) -> npt.NDArray[np.int16]:
     """``(ploidy, records, samples)`` from per-record cyvcf2 ``(samples, ploidy + 1)`` arrays
     (the phase column dropped; narrower records padded with -2)."""
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return np.ascontiguousarray(np.stack(arrays)[:, :, :-1].transpose(2, 0, 1))
     width = max(a.shape[1] for a in arrays) - 1
-    out = np.full((width, len(arrays), arrays[0].shape[0]), -2, dtype=np.int16)
+    out = np.full((width, len(arrays), first[0]), -2, dtype=np.int16)
     for i, a in enumerate(arrays):
         out[: a.shape[1] - 1, i, :] = a[:, :-1].T
     return out
 
 
-def _flush(
-    *,
-    batch: Batch,
-    pending: list[_Pending],
-    gt_arrays: list[npt.NDArray[np.int16]],
+def _sample_fields(
+    mask: npt.NDArray[np.bool_],
+    values: npt.NDArray[np.int8],
     smap: npt.NDArray[np.int64],
-    dataset_id: str,
-    source: CountSource,
-    skips: _Skips,
-) -> None:
-    if not pending:
-        return
-    if source is CountSource.GENOTYPES:
-        _flush_genotypes(batch, pending, _stack(gt_arrays), smap, dataset_id, skips)
-        return
-    rows = batch.rows
-    for p in pending:
-        an_value = _int_or_none(p.info_an)
-        for a, alt, s in p.shapes:
-            ac_value = _per_allele(p.info_ac, a - 1) if source is CountSource.INFO else None
-            if ac_value == 0:
-                skips.add(SkipReason.NOT_CARRIED, 0, p.chrom, p.pos)
-                continue
-            batch.chromosomes.add(p.chrom)
-            rows.append(
-                (
-                    dataset_id, p.chrom, s.start, s.end, s.reference_bases, s.alternate_bases,
-                    s.variant_type, p.pos - 1, p.ref, alt, p.variant_id, s.sv_length,
-                    s.mate_name, s.mate_start, ac_value, an_value, None, None, None, None, 2,
-                    [], [], [], [], p.gene_ids, p.filter_pass,
-                )
-            )  # fmt: skip
+    monotonic: bool,
+) -> tuple[list[bytes], list[bytes]]:
+    """Encoded array fields ``(sample indexes, values)`` per row of ``mask`` (records x
+    samples): the dataset indexes of the samples set in the row, ascending, and their
+    ``values``."""
+    rec, col = np.nonzero(mask)
+    ids = smap[col]
+    picked = values[rec, col]
+    if not monotonic:  # the file lists the dataset's samples in another order
+        order = np.lexsort((ids, rec))
+        ids, picked = ids[order], picked[order]
+    lengths = np.bincount(rec, minlength=mask.shape[0]).tolist()
+    return binary_copy.int4_arrays(ids, lengths), binary_copy.int2_arrays(picked, lengths)
 
 
-def _flush_genotypes(  # noqa: PLR0917
-    batch: Batch,
-    pending: list[_Pending],
-    gts: npt.NDArray[np.int16],
+def _flush_genotypes(
+    pending: _Genotyped,
     smap: npt.NDArray[np.int64],
-    dataset_id: str,
+    parts: list[bytes],
+    chromosomes: set[str],
     skips: _Skips,
-) -> None:
-    rows = batch.rows
+) -> int:
+    """Encode the rows of ``pending`` into ``parts``; return how many were stored."""
+    records = len(pending.gts)
+    if not records:
+        return 0
+    gts = _stack(pending.gts)
     monotonic = bool(np.all(np.diff(smap) > 0))
     site = genotypes.site_counts(gts)
-    an = site.allele_number.tolist()
-    ploidy = site.ploidy.tolist()
-    n_alleles = np.array([p.shapes[-1][0] for p in pending])
-    # Allele a of record b is at position where[a][b] of the counts for a (computed only over
-    # the records that have an allele a: most have one ALT).
-    counted: list[tuple[dict[int, int], genotypes.AlleleCounts, list[list[int]]]] = []
+    if site.exceptions.any():
+        ex_ids, ex_counts = _sample_fields(site.exceptions, site.called, smap, monotonic)
+        exceptions = [a + b for a, b in zip(ex_ids, ex_counts, strict=True)]
+    else:
+        exceptions = [binary_copy.int4_arrays((), [0])[0] + binary_copy.int2_arrays((), [0])[0]]
+        exceptions *= records
+    n_alleles = np.array([shaped[-1][0] for shaped in pending.alleles])
+    # Per ALT index a: the records that have it, their counts and carrier fields.
+    fields: list[tuple[list[int], list[int], list[bytes], list[bytes], list[bytes]]] = []
     for a in range(1, int(n_alleles.max()) + 1):
-        members = np.flatnonzero(n_alleles >= a)
-        if len(members) == len(pending):
+        if a == 1:
+            members = np.arange(records)
             c = genotypes.allele_counts(gts, a, site.called)
-            where = {b: b for b in range(len(pending))}
         else:
+            members = np.flatnonzero(n_alleles >= a)
             c = genotypes.allele_counts(gts[:, members, :], a, site.called[members])
-            where = {int(b): j for j, b in enumerate(members)}
-        stats = [
-            c.allele_count.tolist(),
-            c.carriers.tolist(),
-            c.heterozygous.tolist(),
-            c.homozygous.tolist(),
-            c.hemizygous.tolist(),
-        ]
-        counted.append((where, c, stats))
-    exceptions_any: list[bool] = np.asarray(site.exceptions.any(axis=1)).tolist()
-    for b, p in enumerate(pending):
-        if exceptions_any[b]:
-            ex_idx = np.flatnonzero(site.exceptions[b])
-            ex_ids, ex_counts = smap[ex_idx], site.called[b, ex_idx]
-            if not monotonic:
-                order = np.argsort(ex_ids)
-                ex_ids, ex_counts = ex_ids[order], ex_counts[order]
-            exceptions, exception_counts = ex_ids, ex_counts
-        else:
-            exceptions, exception_counts = _NO_INTS, _NO_INTS
-        for a, alt, s in p.shapes:
-            where, c, (ac, carriers, het, hom, hemi) = counted[a - 1]
-            j = where[b]
+        where = np.full(records, -1, dtype=np.int64)
+        where[members] = np.arange(len(members))
+        counts = binary_copy.genotype_counts(
+            c.allele_count,
+            site.allele_number[members],
+            c.carriers,
+            c.heterozygous,
+            c.homozygous,
+            c.hemizygous,
+            site.ploidy[members],
+        )
+        ids, dosage = _sample_fields(c.dosage != 0, c.dosage, smap, monotonic)
+        fields.append((where.tolist(), c.allele_count.tolist(), counts, ids, dosage))
+    stored = 0
+    chroms, tails = pending.chroms, pending.tails
+    for b, shaped in enumerate(pending.alleles):
+        carried = False
+        for a, head in shaped:
+            where_a, ac, counts, ids, dosage = fields[a - 1]
+            j = where_a[b]
             if not ac[j]:
-                skips.add(SkipReason.NOT_CARRIED, 0, p.chrom, p.pos)
+                skips.tally(SkipReason.NOT_CARRIED)
                 continue
-            dosage = c.dosage[j]
-            idx = dosage.nonzero()[0]
-            carrier_ids = smap[idx]
-            carrier_dosage = dosage[idx]
-            if not monotonic:  # the file lists the dataset's samples in another order
-                order = np.argsort(carrier_ids)
-                carrier_ids, carrier_dosage = carrier_ids[order], carrier_dosage[order]
-            batch.chromosomes.add(p.chrom)
-            rows.append(
-                (
-                    dataset_id, p.chrom, s.start, s.end, s.reference_bases, s.alternate_bases,
-                    s.variant_type, p.pos - 1, p.ref, alt, p.variant_id, s.sv_length,
-                    s.mate_name, s.mate_start, ac[j], an[b], carriers[j], het[j], hom[j],
-                    hemi[j], ploidy[b], carrier_ids, carrier_dosage, exceptions,
-                    exception_counts, p.gene_ids, p.filter_pass,
-                )
-            )  # fmt: skip
+            parts += (head, counts[j], ids[j], dosage[j], exceptions[b], tails[b])
+            stored += 1
+            carried = True
+        if carried:
+            chromosomes.add(chroms[b])
+    return stored
