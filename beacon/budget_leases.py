@@ -26,7 +26,7 @@ REFUSAL_MEMORY_S: Final = 1.0
 """How long a spent budget is refused without asking the store again (seconds)."""
 
 MAX_IDENTITIES: Final = 50_000
-"""Identities held in memory before leases that ended are forgotten."""
+"""Identities held in memory before leases are forgotten (ended ones first, then the oldest)."""
 
 
 @dataclass(slots=True)
@@ -107,16 +107,28 @@ class BudgetLeases:
             lease.window_ends = asked + granted.remaining_s
             return Spent(limit, _whole_seconds(granted.remaining_s))
 
+    @property
+    def identities(self) -> int:
+        """Identities whose lease or refusal this process holds in memory."""
+        return len(self._leases)
+
     def _forget_ended(self, now: float) -> None:
-        """Drop identities whose lease and refusal have ended, when too many are held."""
+        """Bound the memory held per identity: at :data:`MAX_IDENTITIES`, forget every lease
+        that has ended, then the oldest until half are left. Forgetting a lease only loses its
+        unspent queries (the store never hands them out twice)."""
         if len(self._leases) < MAX_IDENTITIES:
             return
         for identity, lease in list(self._leases.items()):
             if lease.valid_until <= now and lease.refused_until <= now:
-                del self._leases[identity]
-                lock = self._locks.get(identity)
-                if lock is not None and not lock.locked():
-                    del self._locks[identity]
+                self._forget(identity)
+        for identity in list(self._leases)[: max(0, len(self._leases) - MAX_IDENTITIES // 2)]:
+            self._forget(identity)
+
+    def _forget(self, identity: str) -> None:
+        del self._leases[identity]
+        lock = self._locks.get(identity)
+        if lock is not None and not lock.locked():
+            del self._locks[identity]
 
 
 def _take(lease: _Lease, now: float) -> bool:

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from beacon import budget_leases
 from beacon.audit_writer import AuditWriter
 from beacon.budget_leases import BudgetLeases
 from beacon.config import Settings
@@ -94,6 +95,21 @@ async def test_leases_in_one_process_spend_locally_and_refuse_at_the_limit(
     await db.execute("UPDATE query_budget SET window_start = now() - interval '2 hours'")
     assert await leases.charge("addr:192.0.2.1", limit=30, window_s=3600) is None
     assert (await leases.charge("addr:192.0.2.1", limit=0, window_s=3600)) is not None
+
+
+async def test_leases_held_in_memory_are_bounded(
+    pool: Pool, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(budget_leases, "MAX_IDENTITIES", 8)
+    leases = BudgetLeases(pool, timeout_s=5, most=8)
+    for i in range(30):
+        assert await leases.charge(f"addr:198.51.100.{i}", limit=20, window_s=3600) is None
+        assert leases.identities <= 8
+    # A forgotten lease loses its unspent queries; the store still never grants more.
+    for _ in range(3):
+        for i in range(30):
+            await leases.charge(f"addr:198.51.100.{i}", limit=20, window_s=3600)
+    assert await db.fetchval("SELECT max(used) FROM query_budget") <= 20
 
 
 async def test_audit_entries_are_written_in_batches_with_their_answer_time(
