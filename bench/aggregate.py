@@ -34,7 +34,6 @@ import math
 import multiprocessing
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -51,6 +50,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 import aiohttp
+from tools import ensure_wrk
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -125,19 +125,6 @@ class Run:
             f"a member timed out {100 * self.timeouts / max(1, self.requests):.0f}%, "
             f"members answered {self.answered / max(1, self.requests):.1f} per query{cpu}"
         )
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    print("installing wrk (apt-get install -y wrk)", flush=True)
-    subprocess.run(["apt-get", "update", "-qq"], check=False)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    found = shutil.which("wrk")
-    if not found:
-        raise SystemExit("wrk is not available")
-    return found
 
 
 def free_ports(n: int) -> list[int]:

@@ -26,13 +26,14 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tools import ensure_wrk
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -61,19 +62,6 @@ done = function(summary, latency, requests)
   out:close()
 end
 """
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    print("installing wrk (apt-get install -y wrk)", flush=True)
-    subprocess.run(["apt-get", "update", "-qq"], check=False)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    found = shutil.which("wrk")
-    if not found:
-        raise SystemExit("wrk is not available")
-    return found
 
 
 async def prepare_data(dsn: str, sites: int, tmp: Path) -> list[tuple[str, int, str, str]]:
