@@ -1,15 +1,17 @@
 """``load_vcf``: one VCF into one dataset, in one transaction.
 
 The file is parsed (by :mod:`beacon.ingest.reader`) while the rows already parsed are sent
-to PostgreSQL by binary COPY; for large files the parsing runs in a second process so that
-both cores work. The rows go into a staging table that is swapped in when the whole file has
-been read (:mod:`beacon.storage.load`): a failed or killed load changes nothing.
+to PostgreSQL by binary COPY; large files are parsed in reader processes (an uncompressed
+one cut into one byte range per core, :mod:`beacon.ingest.split`) so that every core works.
+The rows go into a staging table that is swapped in when the whole file has been read
+(:mod:`beacon.storage.load`): a failed or killed load changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import queue
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from beacon.errors import LoadError
+from beacon.ingest import split
 from beacon.ingest.options import LoadOptions, LoadReport
 from beacon.ingest.reader import Batch, FileHeader, ParsePlan, read_batches, read_header
 from beacon.model import CountSource
@@ -29,6 +32,9 @@ Progress = Callable[[int, int], None]
 
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 """Files smaller than this are parsed in-process: starting a reader process costs more."""
+
+MAX_READERS = 4
+"""At most this many reader processes share one file."""
 
 _QUEUE_BATCHES = 8
 _POLL_S = 0.5
@@ -116,14 +122,19 @@ async def _batches_in_process(plan: ParsePlan, header: FileHeader) -> AsyncItera
         await asyncio.sleep(0)
 
 
-async def _batches_from_reader(plan: ParsePlan, header: FileHeader) -> AsyncIterator[Batch]:
+async def _batches_from_readers(plans: list[ParsePlan], header: FileHeader) -> AsyncIterator[Batch]:
+    """Batches from one reader process per plan, in the order they come."""
     ctx = multiprocessing.get_context("spawn")
-    q: Any = ctx.Queue(maxsize=_QUEUE_BATCHES)
-    proc = ctx.Process(
-        target=_reader_main, args=(plan, header, q, os.getpid()), name="beacon-vcf-reader"
-    )
-    proc.daemon = True
-    proc.start()
+    q: Any = ctx.Queue(maxsize=_QUEUE_BATCHES * len(plans))
+    procs = [
+        ctx.Process(
+            target=_reader_main, args=(plan, header, q, os.getpid()), name="beacon-vcf-reader"
+        )
+        for plan in plans
+    ]
+    for proc in procs:
+        proc.daemon = True
+        proc.start()
     loop = asyncio.get_running_loop()
 
     def get() -> tuple[str, Any] | None:
@@ -133,12 +144,18 @@ async def _batches_from_reader(plan: ParsePlan, header: FileHeader) -> AsyncIter
             return None
         return item
 
+    running = len(procs)
     try:
-        while True:
+        while running:
             item = await loop.run_in_executor(None, get)
             if item is None:
-                if not proc.is_alive():
-                    raise LoadError(f"the VCF reader stopped unexpectedly (exit {proc.exitcode})")
+                for proc in procs:
+                    if proc.exitcode not in (None, 0):
+                        raise LoadError(
+                            f"the VCF reader stopped unexpectedly (exit {proc.exitcode})"
+                        )
+                if all(proc.exitcode is not None for proc in procs) and q.empty():
+                    raise LoadError("the VCF readers stopped before finishing")
                 continue
             kind, payload = item
             if kind == "batch":
@@ -146,14 +163,31 @@ async def _batches_from_reader(plan: ParsePlan, header: FileHeader) -> AsyncIter
             elif kind == "error":
                 raise LoadError(payload)
             else:
-                return
+                running -= 1
     finally:
-        if proc.is_alive():
-            proc.terminate()
-        await loop.run_in_executor(None, proc.join, 5.0)
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            await loop.run_in_executor(None, proc.join, 5.0)
         q.close()
-        with contextlib.suppress(ValueError):
-            proc.close()
+        for proc in procs:
+            with contextlib.suppress(ValueError):
+                proc.close()
+
+
+def reader_plans(plan: ParsePlan, size_bytes: int, strict: bool) -> list[ParsePlan]:
+    """One plan per reader process: an uncompressed file of at least
+    :data:`PARALLEL_MIN_BYTES` is cut into one byte range per core (not under ``strict``,
+    whose error names the record's number in the whole file); else one plan."""
+    cores = os.cpu_count() or 1
+    if strict or cores < 2 or size_bytes < PARALLEL_MIN_BYTES:
+        return [plan]
+    try:
+        parts = split.split_plain_vcf(plan.path, min(cores, MAX_READERS))
+    except OSError as exc:
+        raise LoadError(f"{plan.path}: cannot be read ({exc})") from exc
+    return [dataclasses.replace(plan, byte_range=part) for part in parts] or [plan]
 
 
 async def load_vcf(
@@ -196,7 +230,11 @@ async def load_vcf(
             strict=options.strict,
         )
         parallel = header.size_bytes >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
-        batches = (_batches_from_reader if parallel else _batches_in_process)(plan, header)
+        if parallel:
+            plans = reader_plans(plan, header.size_bytes, options.strict)
+            batches = _batches_from_readers(plans, header)
+        else:
+            batches = _batches_in_process(plan, header)
 
         async def chunks() -> AsyncIterator[bytes]:
             nonlocal records, alleles

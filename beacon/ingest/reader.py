@@ -24,6 +24,7 @@ from beacon import normalize
 from beacon.errors import InvalidRequest, LoadError
 from beacon.ingest import alleles, genes, genotypes
 from beacon.ingest.options import SkipReason
+from beacon.ingest.split import ByteRange, RangeFeed
 from beacon.model import CountSource
 from beacon.storage import binary_copy
 
@@ -64,6 +65,7 @@ class ParsePlan:
     pass_only: bool
     strict: bool
     batch_records: int = BATCH_RECORDS
+    byte_range: ByteRange | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +80,21 @@ class Batch:
     chromosomes: frozenset[str] = frozenset()
 
 
-def _open(path: str, samples: list[str] | None = None) -> Any:
+def _open(source: str | int, samples: list[str] | None = None, name: str = "") -> Any:
+    """cyvcf2 reader of a path, or of a file descriptor (``name`` names it in errors)."""
     import cyvcf2
 
-    if not Path(path).is_file():
-        raise LoadError(f"{path}: no such file")
+    name = name or str(source)
+    if isinstance(source, str) and not Path(source).is_file():
+        raise LoadError(f"{name}: no such file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if samples is None:
-                return cyvcf2.VCF(path, lazy=True, threads=1)
-            return cyvcf2.VCF(path, samples=samples, lazy=True, threads=1)
+                return cyvcf2.VCF(source, lazy=True, threads=1)
+            return cyvcf2.VCF(source, samples=samples, lazy=True, threads=1)
     except (OSError, ValueError, TypeError) as exc:
-        raise LoadError(f"{path}: not a readable VCF or BCF file ({exc})") from exc
+        raise LoadError(f"{name}: not a readable VCF or BCF file ({exc})") from exc
 
 
 def read_header(path: str) -> FileHeader:
@@ -172,16 +176,30 @@ class _Genotyped:
 
 
 def read_batches(plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
-    """Yield batches of rows for every record of ``plan.path``.
+    """Yield batches of rows for every record of ``plan.path`` (of ``plan.byte_range`` only,
+    when set).
 
     Raises :class:`LoadError` for an unreadable file and, under ``strict``, for the first
     problem record (naming its position).
     """
-    vcf = _open(plan.path, list(plan.samples) if plan.samples is not None else None)
+    samples = list(plan.samples) if plan.samples is not None else None
+    if plan.byte_range is None:
+        vcf = _open(plan.path, samples)
+        try:
+            yield from _read(vcf, plan, header)
+        finally:
+            vcf.close()
+        return
+    feed = RangeFeed(plan.path, plan.byte_range)
     try:
-        yield from _read(vcf, plan, header)
+        vcf = _open(feed.start(), samples, name=plan.path)
+        try:
+            yield from _read(vcf, plan, header)
+        finally:
+            vcf.close()
+        feed.check()
     finally:
-        vcf.close()
+        feed.close()
 
 
 def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
