@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from beacon.errors import LoadError
-from beacon.ingest import split
+from beacon.ingest import split, worker
 from beacon.ingest.options import LoadOptions, LoadReport
 from beacon.ingest.reader import Batch, FileHeader, ParsePlan, read_batches, read_header
 from beacon.model import CountSource
@@ -89,33 +89,6 @@ def plan_samples(
     return reading, {s: index[s] for s in reading}, None
 
 
-def _reader_main(plan: ParsePlan, header: FileHeader, out: Any, parent: int) -> None:
-    """Reader process: put ``("batch", Batch)``..., then ``("done", None)`` or
-    ``("error", message)``. Exits when the parent process has gone."""
-
-    def put(item: tuple[str, Any]) -> None:
-        while True:
-            try:
-                out.put(item, timeout=_POLL_S)
-            except queue.Full:
-                if os.getppid() != parent:
-                    # The loader is gone (killed): nobody will read what is buffered, so
-                    # leave at once rather than wait to flush it into a full pipe.
-                    os._exit(0)
-            else:
-                return
-
-    try:
-        for batch in read_batches(plan, header):
-            put(("batch", batch))
-    except LoadError as exc:
-        put(("error", str(exc)))
-        return
-    if os.getppid() != parent:
-        os._exit(0)
-    put(("done", None))
-
-
 async def _batches_in_process(plan: ParsePlan, header: FileHeader) -> AsyncIterator[Batch]:
     for batch in read_batches(plan, header):
         yield batch
@@ -128,7 +101,7 @@ async def _batches_from_readers(plans: list[ParsePlan], header: FileHeader) -> A
     q: Any = ctx.Queue(maxsize=_QUEUE_BATCHES * len(plans))
     procs = [
         ctx.Process(
-            target=_reader_main, args=(plan, header, q, os.getpid()), name="beacon-vcf-reader"
+            target=worker.reader_main, args=(plan, header, q, os.getpid()), name="beacon-vcf-reader"
         )
         for plan in plans
     ]

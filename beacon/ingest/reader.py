@@ -150,6 +150,8 @@ def _chromosome(raw: str, assembly: str) -> str:
 
 
 def _int_or_none(value: Any) -> int | None:
+    if type(value) is int:  # the common case, first
+        return value
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return int(value)
     return None
@@ -157,6 +159,8 @@ def _int_or_none(value: Any) -> int | None:
 
 def _per_allele(value: Any, i: int) -> int | None:
     """The ``i``-th value of a Number=A INFO field (cyvcf2 gives a scalar for one ALT)."""
+    if type(value) is int:  # the common case, first
+        return value if i == 0 else None
     if isinstance(value, tuple | list):
         return _int_or_none(value[i]) if i < len(value) else None
     return _int_or_none(value) if i == 0 else None

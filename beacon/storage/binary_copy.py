@@ -35,6 +35,7 @@ _NULL = struct.pack(">i", -1)
 _I8 = struct.Struct(">iq")
 _I8I8 = struct.Struct(">iqiq")
 _I4 = struct.Struct(">ii")
+_I4I4 = struct.Struct(">iiii")
 _I2 = struct.Struct(">ih")
 _LEN = struct.Struct(">i")
 _ARRAY_HEAD = struct.Struct(">iiiIii")
@@ -157,11 +158,9 @@ class RowHeads:
 
 def info_counts(allele_count: int | None, allele_number: int | None) -> bytes:
     """Counts of a row without genotypes: AC and AN (or NULL), no carrier facts, ploidy 2."""
-    return (
-        (_NULL if allele_count is None else _I4.pack(4, allele_count))
-        + (_NULL if allele_number is None else _I4.pack(4, allele_number))
-        + _NO_GENOTYPES
-    )
+    if allele_count is not None and allele_number is not None:
+        return _I4I4.pack(4, allele_count, 4, allele_number) + _NO_GENOTYPES
+    return _int4(allele_count) + _int4(allele_number) + _NO_GENOTYPES
 
 
 def genotype_counts(  # noqa: PLR0917

@@ -63,6 +63,13 @@ VARIANT_COLUMNS: Final = (
 )
 """Column order of the rows (see :mod:`beacon.storage.binary_copy`)."""
 
+# Statistics for every column but the per-sample arrays, which no query filters on and whose
+# sampling (detoasting thousands of large arrays) cost more than the rest of ANALYZE.
+_SAMPLE_ARRAYS: Final = frozenset(
+    {"carrier_samples", "carrier_dosage", "called_exceptions", "called_exception_counts"}
+)
+_ANALYZED_COLUMNS: Final = ", ".join(f'"{c}"' for c in VARIANT_COLUMNS if c not in _SAMPLE_ARRAYS)
+
 # The partition indexes mirror the parent's (0001_initial.sql) so that ATTACH adopts them.
 _STAGING_INDEXES: Final = (
     "CREATE INDEX ON {t} (reference_name, start)",
@@ -204,7 +211,7 @@ async def publish(
         await conn.execute(f"INSERT INTO {_ident(part)} SELECT * FROM {_ident(staging)}")
         await conn.execute(f"DROP TABLE {_ident(staging)}")
     else:
-        await conn.execute(f"ANALYZE {_ident(staging)}")
+        await conn.execute(f"ANALYZE {_ident(staging)} ({_ANALYZED_COLUMNS})")
         for statement in _STAGING_INDEXES:
             await conn.execute(statement.format(t=_ident(staging)))
         if exists:
