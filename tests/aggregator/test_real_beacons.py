@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aggregator.schemas import OfficialSchemas
 from beacon.config import Settings
 from beacon.ingest import LoadOptions, load_vcf
-from beacon.model import CountMode, DisclosurePolicy, Granularity
+from beacon.policy import OPEN_POLICY
 from beacon.storage.db import connect
 from beacon.storage.privacy import set_policy
 from beacon.web import create_app as create_beacon_app
@@ -32,16 +32,6 @@ HEADER = (
     '##INFO=<ID=AC,Number=A,Type=Integer,Description="AC">\n'
     '##INFO=<ID=AN,Number=1,Type=Integer,Description="AN">\n'
     '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
-)
-
-
-OPEN = DisclosurePolicy(
-    anonymous=Granularity.RECORD,
-    registered=Granularity.RECORD,
-    controlled=Granularity.RECORD,
-    count_mode=CountMode.EXACT,
-    count_threshold=1,
-    public_min_carriers=0,
 )
 
 
@@ -90,7 +80,7 @@ async def sites(
             # Open policy: these tiny test datasets would otherwise be hidden by k-anonymity.
             conn = await connect(dsn)
             try:
-                await set_policy(conn, dataset, OPEN)
+                await set_policy(conn, dataset, OPEN_POLICY)
             finally:
                 await conn.close()
             settings = Settings(beacon_id=beacon_id, beacon_name=f"Site {beacon_id}")

@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 
 from beacon.ingest import LoadOptions, load_vcf
-from beacon.model import DisclosurePolicy, Granularity, SecurityLevel
-from beacon.policy import CountMode
+from beacon.model import DisclosurePolicy, SecurityLevel
+from beacon.policy import OPEN_POLICY
 from beacon.storage.privacy import set_policy
 
 HEADER = """##fileformat=VCFv4.2
@@ -45,15 +45,6 @@ RECORDS = [
 ]
 
 SNP = {"referenceName": "17", "start": "43045711", "referenceBases": "T", "alternateBases": "C"}
-
-OPEN_POLICY = DisclosurePolicy(
-    anonymous=Granularity.RECORD,
-    registered=Granularity.RECORD,
-    controlled=Granularity.RECORD,
-    count_mode=CountMode.EXACT,
-    count_threshold=1,
-    public_min_carriers=0,
-)
 
 
 def write_vcf(path: Path, records: list[str] = RECORDS) -> Path:
