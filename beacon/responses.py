@@ -24,6 +24,7 @@ from beacon.model import (
     IncludeResultsets,
     VariantRecord,
 )
+from beacon.policy import DEFAULT_POLICY, policy_to_json
 
 API_VERSION: Final = "v2.0.0"
 GENOMIC_VARIATION: Final = "genomicVariation"
@@ -206,6 +207,9 @@ def configuration_response(settings: Settings) -> dict[str, Any]:
                 "securityLevels": ["PUBLIC", "REGISTERED", "CONTROLLED"],
             },
             "entryTypes": _entry_types(),
+            # What each tier may see unless a dataset says otherwise; every dataset's own
+            # policy is in its /datasets entry (info.disclosurePolicy).
+            "defaultDisclosurePolicy": policy_to_json(DEFAULT_POLICY),
         },
     }
 
@@ -267,6 +271,8 @@ def dataset_document(dataset: Dataset) -> dict[str, Any]:
             "variantCount": dataset.variant_count,
             "callCount": dataset.call_count,
             "countSource": str(dataset.count_source),
+            # Per tier: the highest granularity, how low counts are reported, and k.
+            "disclosurePolicy": policy_to_json(dataset.policy),
         },
     }
     if dataset.created_at is not None:
