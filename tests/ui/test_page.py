@@ -59,7 +59,9 @@ async def shot(page: Any, name: str) -> None:
 
 
 async def final_summary(page: Any) -> str:
-    await page.wait_for_selector("#summary:not([data-state=progress])")
+    # A freshly loaded page has no data-state yet (its search starts once the member details
+    # are in), so wait for a search that has started and finished.
+    await page.wait_for_selector("#summary[data-state]:not([data-state=progress])")
     text: str = await page.inner_text("#summary")
     return text
 
@@ -160,14 +162,14 @@ async def test_the_network_refusing_a_search_is_explained_next_to_the_box(
 
 async def test_a_shared_link_runs_its_search(network: Network, page: Any) -> None:
     await page.goto(f"{network.url}/?q=17-43045712-T-C&assembly=GRCh38")
-    assert await page.input_value("#q") == "17-43045712-T-C"
     assert "Seen at 1 of 5 sites" in await final_summary(page)
+    assert await page.input_value("#q") == "17-43045712-T-C"
     assert "Yes" in (await row(page, "hospital-a"))["Seen?"]
 
     # GRCh37 coordinates of the same variant: only the GRCh37 site applies.
     await page.goto(f"{network.url}/?q=17-41197695-T-C&assembly=GRCh37")
-    assert await page.input_value("#assembly") == "GRCh37"
     await final_summary(page)
+    assert await page.input_value("#assembly") == "GRCh37"
     assert "Yes" in (await row(page, "archive-c"))["Seen?"]
     assert "other assembly" in (await row(page, "hospital-a"))["Details"]
 
@@ -194,7 +196,9 @@ async def test_range_links_count_positions_from_one(network: Network, page: Any)
     # 1-based and inclusive at both ends: the variant at 43,045,712 is inside
     # 43,045,712..43,045,712 and outside 43,045,713..43,045,800.
     await page.goto(f"{network.url}/?mode=range&chr=17&from=43045712&to=43045712")
-    assert await page.get_attribute("#advanced", "open") is not None
+    # The page fills the form from the URL once the member details are in (or after at
+    # most a second), so wait for that state rather than reading it at once.
+    await page.wait_for_selector("#advanced[open]")
     assert await page.input_value("#adv-from") == "43045712"
     await final_summary(page)
     assert "Yes" in (await row(page, "hospital-a"))["Seen?"]
