@@ -293,7 +293,10 @@ async def _watch_config(app: web.Application, path: Path) -> None:
         except FileNotFoundError:
             return 0
 
-    last = await asyncio.to_thread(mtime_ns)
+    # The configuration this worker runs was parsed before it started (by the parent, with
+    # --workers); a change saved in between would be missed if the first reading were taken as
+    # the baseline. So the first check always reloads: a no-op when nothing changed.
+    last = 0
     while True:
         await asyncio.sleep(2.0)
         mtime = await asyncio.to_thread(mtime_ns)
