@@ -111,8 +111,11 @@ FROM (
 ) AS o
 WHERE b.identity = o.identity
 RETURNING o.granted, b.used,
-          extract(epoch FROM b.window_start + make_interval(secs => $2) - now())::float8
-              AS remaining_s
+          -- now() is this transaction's start; one that began before a concurrent insert of
+          -- the window committed would see more than a whole window left. Never more than
+          -- $2: a lease then ends no later than the window does.
+          LEAST(extract(epoch FROM b.window_start + make_interval(secs => $2) - now())::float8,
+                $2::float8) AS remaining_s
 """
 # The first lease of an identity: nothing comes back when another one inserted it first.
 INSERT_LEASE = """
