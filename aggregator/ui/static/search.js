@@ -362,12 +362,18 @@ async function loadMemberInfo() {
   }]));
 }
 
+// Set once the person searches; the page's own first run from the URL (delayed until the
+// member details are in) must then not replace or stop their search.
+let searchedByHand = false;
+
 $("search-form").addEventListener("submit", (event) => {
   event.preventDefault();
+  searchedByHand = true;
   submitBox({ push: true });
 });
 advancedForm.addEventListener("submit", (event) => {
   event.preventDefault();
+  searchedByHand = true;
   box.value = "";
   submitAdvanced({ push: true });
 });
@@ -376,6 +382,7 @@ advancedForm.addEventListener("change", (event) => {
 });
 for (const button of document.querySelectorAll("button.example")) {
   button.addEventListener("click", () => {
+    searchedByHand = true;
     box.value = button.dataset.example;
     submitBox({ push: true });
   });
@@ -391,4 +398,6 @@ const memberInfoReady = loadMemberInfo().catch((err) => {
 });
 // A shared link's search waits briefly for the member details, never for long.
 Promise.race([memberInfoReady, new Promise((resolve) => { setTimeout(resolve, 1000); })])
-  .then(runFromUrl);
+  .then(() => {
+    if (!searchedByHand) runFromUrl();
+  });
