@@ -24,6 +24,7 @@ from yarl import URL
 
 from aggregator.breaker import Breaker
 from aggregator.config import NetworkConfig
+from aggregator.hedge import HedgePolicy, Hedger
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,12 @@ class MemberClient:
         self._config = config
         self._session: aiohttp.ClientSession | None = None
         self._breakers: dict[str, Breaker] = {}
+        self._hedgers: dict[str, Hedger] = {}
+        self._hedge_policy = HedgePolicy(
+            enabled=config.hedge and config.hedge_max_share > 0,
+            quantile=config.hedge_quantile,
+            max_share=config.hedge_max_share,
+        )
 
     @property
     def max_response_bytes(self) -> int:
@@ -121,6 +128,14 @@ class MemberClient:
         if found is None:
             found = Breaker(self._config.breaker_failures, self._config.breaker_reset_s)
             self._breakers[member_id] = found
+        return found
+
+    def hedger(self, member_id: str) -> Hedger:
+        """The answer-time record and hedge budget of ``member_id`` (created on first use)."""
+        found = self._hedgers.get(member_id)
+        if found is None:
+            found = Hedger(self._hedge_policy)
+            self._hedgers[member_id] = found
         return found
 
     def record(self, member_id: str, fetched: Fetched, *, healthy: bool | None = None) -> None:

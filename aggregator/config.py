@@ -96,6 +96,12 @@ class NetworkConfig:
     """Consecutive failures (timeouts, refused connections, 5xx, garbage) that open a breaker."""
     breaker_reset_s: float = 30.0
     """How long an open breaker skips its member before letting one probe through."""
+    hedge: bool = True
+    """Send a second request to a member that is slower than usual (:mod:`aggregator.hedge`)."""
+    hedge_quantile: float = 0.95
+    """A call still running after this quantile of the member's recent answer times is hedged."""
+    hedge_max_share: float = 0.1
+    """At most this share of a member's calls get a second request."""
     refresh_interval_s: float = 300.0
     """How often members' info/configuration/map are fetched again (0 = only at start)."""
     schema_dir: Path | None = None
@@ -132,6 +138,9 @@ NETWORK_KEYS = frozenset(
         "connections_per_member",
         "breaker_failures",
         "breaker_reset_s",
+        "hedge",
+        "hedge_quantile",
+        "hedge_max_share",
         "refresh_interval_s",
         "schema_dir",
         "max_hops",
@@ -258,6 +267,12 @@ def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -
     assert network_id is not None
     if not _ID.match(network_id):
         raise ConfigError("must be a short identifier ([A-Za-z0-9._:-])", key="network.id")
+    hedge_quantile = _number(network, "hedge_quantile", w, d.hedge_quantile, low=0.01)
+    if hedge_quantile >= 1.0:
+        raise ConfigError("must be below 1 (for example 0.95)", key="network.hedge_quantile")
+    hedge_max_share = _number(network, "hedge_max_share", w, d.hedge_max_share, low=0.0)
+    if hedge_max_share > 1.0:
+        raise ConfigError("must be between 0 and 1", key="network.hedge_max_share")
     origins = network.get("cors_origins", list(d.cors_origins))
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise ConfigError("must be a list of origins", key="network.cors_origins")
@@ -283,6 +298,9 @@ def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -
         ),
         breaker_failures=_int(network, "breaker_failures", w, d.breaker_failures, low=1),
         breaker_reset_s=_number(network, "breaker_reset_s", w, d.breaker_reset_s, low=0.0),
+        hedge=_bool(network, "hedge", w, d.hedge),
+        hedge_quantile=hedge_quantile,
+        hedge_max_share=hedge_max_share,
         refresh_interval_s=_number(network, "refresh_interval_s", w, d.refresh_interval_s, low=0.0),
         schema_dir=_path(_str(network, "schema_dir", w, None), base_dir),
         max_hops=_int(network, "max_hops", w, d.max_hops, low=1),

@@ -11,8 +11,9 @@ are cancelled and reported as timed out. Nothing here raises for a member's beha
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -230,41 +231,94 @@ class FanOut:
         return merge(outcomes)
 
     async def _ask(self, state: MemberState, prepared: _Prepared, deadline: float) -> MemberOutcome:
-        """Ask one member; ``deadline`` is on the event loop's clock."""
+        """Ask one member (hedged, see :meth:`_fetch_hedged`); ``deadline`` is on the event
+        loop's clock."""
         member = state.config
         breaker = self._client.breaker(member.id)
         name = state.name
         beacon_id = state.capabilities.beacon_id
-        timeout = max(0.001, deadline - asyncio.get_running_loop().time())
+        loop = asyncio.get_running_loop()
         headers = prepared.headers
         if member.forward_token and prepared.authorization:
             headers = {**headers, "Authorization": prepared.authorization}
-        try:
+
+        async def fetch() -> Fetched:
+            timeout = max(0.001, deadline - loop.time())
             if member.api is MemberApi.V1:
                 params = to_v1_params(prepared.ctx.request, state.assemblies)
                 assert not isinstance(params, NotExpressible)  # decide() settled those
-                fetched = await self._client.get_json(
+                return await self._client.get_json(
                     member.url + "/query", timeout_s=timeout, params=params, headers=headers
                 )
-                outcome = parse_v1_answer(member.id, name, fetched, expected_beacon_id=beacon_id)
-            else:
-                url = member.url + "/g_variants"
-                if prepared.body is not None:
-                    fetched = await self._client.post_json(
-                        url, prepared.body, timeout_s=timeout, headers=headers
-                    )
-                else:
-                    fetched = await self._client.get_json(
-                        query_url(url, prepared.query_string), timeout_s=timeout, headers=headers
-                    )
-                outcome = parse_v2_answer(member.id, name, fetched, expected_beacon_id=beacon_id)
+            url = member.url + "/g_variants"
+            if prepared.body is not None:
+                return await self._client.post_json(
+                    url, prepared.body, timeout_s=timeout, headers=headers
+                )
+            return await self._client.get_json(
+                query_url(url, prepared.query_string), timeout_s=timeout, headers=headers
+            )
+
+        try:
+            # A second request would count twice against the person's query budget at the
+            # member: calls that carry their token are never hedged.
+            hedge = "Authorization" not in headers
+            fetched = await (self._fetch_hedged(member.id, fetch) if hedge else fetch())
         except asyncio.CancelledError:
             breaker.release()
             raise
+        if member.api is MemberApi.V1:
+            outcome = parse_v1_answer(member.id, name, fetched, expected_beacon_id=beacon_id)
+        else:
+            outcome = parse_v2_answer(member.id, name, fetched, expected_beacon_id=beacon_id)
         healthy = _healthy(fetched, outcome)
         self._client.record(member.id, fetched, healthy=healthy)
         self._registry.record_answer(member.id, fetched.latency_ms, ok=healthy)
         return outcome
+
+    async def _fetch_hedged(
+        self, member_id: str, fetch: Callable[[], Awaitable[Fetched]]
+    ) -> Fetched:
+        """``fetch()``, and a second ``fetch()`` when the first is still running after the
+        member's hedge delay and its hedge budget allows; the first OK answer wins (the
+        other request is cancelled), else the first request's failure. The returned
+        ``latency_ms`` counts from the first request's start."""
+        hedger = self._client.hedger(member_id)
+        hedger.call()
+        delay_ms = hedger.delay_ms()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first = asyncio.ensure_future(fetch())
+        tasks = [first]
+        try:
+            if delay_ms is not None:
+                await asyncio.wait(tasks, timeout=delay_ms / 1000.0)
+            if not first.done() and delay_ms is not None and hedger.take():
+                tasks.append(asyncio.ensure_future(fetch()))
+                pending: set[asyncio.Future[Fetched]] = set(tasks)
+                while pending:
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    winner = next((t for t in done if t.result().kind is FetchKind.OK), None)
+                    if winner is not None:
+                        break
+                else:
+                    winner = first
+            else:
+                winner = first
+                await first
+            result = winner.result()
+            if first.done():
+                if first.result().kind is FetchKind.OK:
+                    hedger.observe(first.result().latency_ms)
+            else:  # lost the race: it took at least this long
+                hedger.observe((loop.time() - started) * 1000.0)
+            if winner is not first:
+                result = dataclasses.replace(result, latency_ms=(loop.time() - started) * 1000.0)
+            return result
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
 
 
 @dataclass(frozen=True, slots=True)

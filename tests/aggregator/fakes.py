@@ -35,6 +35,8 @@ class Behaviour:
     partial: bool | None = None
     """Pretend to be an aggregator: state ``info.beaconNetwork`` (exists from ``exists``)."""
     network_exists: bool | None = None
+    hang_calls: frozenset[int] = frozenset()
+    """Numbers (1-based) of the query calls that hang whatever ``kind`` says."""
 
 
 @dataclass
@@ -186,7 +188,7 @@ def fake_member_app(member: FakeMember) -> web.Application:
     async def g_variants(request: web.Request) -> web.StreamResponse:
         await record(request)
         b = member.behaviour
-        if b.kind == "hang":
+        if b.kind == "hang" or len(member.queries()) in b.hang_calls:
             await member.release.wait()
         if b.kind == "slow" or b.delay_s:
             with contextlib.suppress(TimeoutError):

@@ -169,6 +169,8 @@ def test_config_parses_and_names_bad_keys(tmp_path: Path) -> None:
         },
         "network.overall_timeout_s": {"network": {"overall_timeout_s": "soon"}},
         "network.colour": {"network": {"colour": "blue"}},
+        "network.hedge_quantile": {"network": {"hedge_quantile": 1.0}},
+        "network.hedge_max_share": {"network": {"hedge_max_share": 1.5}},
         "members[0].assemblies": {
             "members": [{"id": "a", "url": "http://x", "assemblies": ["hg5"]}]
         },
