@@ -5,11 +5,16 @@ chromosomes in karyotype order with increasing positions; about 80% biallelic SN
 multi-allelic sites (2-3 ALTs), 6% insertions, 5% deletions and 3% MNPs; phased diploid
 genotypes drawn from per-site allele frequencies; INFO ``AC``/``AN`` computed from those
 genotypes, so a sites-only copy (``samples=0``) carries the same counts.
+
+:func:`write_bgzf` compresses a file as ``bgzip`` does (BGZF blocks), for machines without
+``bgzip``.
 """
 
 from __future__ import annotations
 
 import gzip
+import struct
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
@@ -19,6 +24,9 @@ import numpy.typing as npt
 
 _BASES = np.array(list("ACGT"))
 _BLOCK = 2000
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+"""The empty block that ends a BGZF file (SAM/BAM specification, section 4.1.2)."""
+_BGZF_HEADER = struct.Struct("<4BI2BH2BHH")  # gzip header with the BC subfield (BSIZE)
 
 
 def _header(samples: int, assembly: str, chromosomes: Sequence[str]) -> str:
@@ -119,3 +127,25 @@ def write_vcf(
                 buf.clear()
         out.write("".join(buf))
     return path
+
+
+def write_bgzf(src: Path, dst: Path, block_size: int = 65280, level: int = 6) -> Path:
+    """Compress ``src`` into ``dst`` as BGZF, as ``bgzip`` does: one gzip member per
+    ``block_size`` bytes of ``src`` (at most 65,280, so that a block compresses into 64 KiB
+    even when it does not shrink), each with the ``BC`` extra subfield giving its size
+    (BSIZE, the block's size minus 1), then the standard 28-byte empty EOF block. Raises
+    :class:`ValueError` for a ``block_size`` out of range. Returns ``dst``.
+    """
+    if not 0 < block_size <= 65280:
+        raise ValueError(f"block_size must be 1-65280, not {block_size}")
+    with src.open("rb") as inp, dst.open("wb") as out:
+        while chunk := inp.read(block_size):
+            deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+            payload = deflate.compress(chunk) + deflate.flush()
+            size = _BGZF_HEADER.size + len(payload) + 8
+            # ID1 ID2 CM FLG(FEXTRA) MTIME XFL OS(unknown) XLEN, then B C SLEN BSIZE
+            out.write(_BGZF_HEADER.pack(31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2, size - 1))
+            out.write(payload)
+            out.write(struct.pack("<II", zlib.crc32(chunk), len(chunk)))
+        out.write(_BGZF_EOF)
+    return dst

@@ -1,8 +1,10 @@
 """``load_vcf``: one VCF into one dataset, in one transaction.
 
 The file is parsed (by :mod:`beacon.ingest.reader`) while the rows already parsed are sent
-to PostgreSQL by binary COPY; large files are parsed in reader processes (an uncompressed
-one cut into one byte range per core, :mod:`beacon.ingest.split`) so that every core works.
+to PostgreSQL by binary COPY; large files are parsed in reader processes so that every core
+works: an uncompressed or BGZF-compressed VCF is cut into one range of whole lines per core
+(:mod:`beacon.ingest.split`; BGZF between block boundaries, no index needed), while a plain
+gzip file or a BCF is parsed by one reader process.
 The rows go into a staging table that is swapped in when the whole file has been read
 (:mod:`beacon.storage.load`): a failed or killed load changes nothing.
 """
@@ -35,6 +37,9 @@ PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 MAX_READERS = 4
 """At most this many reader processes share one file."""
+
+MIN_PART_BYTES = 1 << 20
+"""A file is only cut into parts of at least this many bytes (compressed, for BGZF)."""
 
 _QUEUE_BATCHES = 8
 _POLL_S = 0.5
@@ -150,14 +155,20 @@ async def _batches_from_readers(plans: list[ParsePlan], header: FileHeader) -> A
 
 
 def reader_plans(plan: ParsePlan, size_bytes: int, strict: bool) -> list[ParsePlan]:
-    """One plan per reader process: an uncompressed file of at least
-    :data:`PARALLEL_MIN_BYTES` is cut into one byte range per core (not under ``strict``,
-    whose error names the record's number in the whole file); else one plan."""
+    """One plan per reader process: an uncompressed or BGZF-compressed VCF of at least
+    :data:`PARALLEL_MIN_BYTES` (``size_bytes``, compressed for BGZF) is cut into one range
+    of whole lines per core (not under ``strict``, whose error names the record's number in
+    the whole file); else one plan. Raises :class:`LoadError` when the file cannot be
+    read."""
     cores = os.cpu_count() or 1
     if strict or cores < 2 or size_bytes < PARALLEL_MIN_BYTES:
         return [plan]
+    readers = min(cores, MAX_READERS)
+    parts: tuple[split.FileRange, ...]
     try:
-        parts = split.split_plain_vcf(plan.path, min(cores, MAX_READERS))
+        parts = split.split_plain_vcf(plan.path, readers, MIN_PART_BYTES)
+        if not parts:
+            parts = split.split_bgzf_vcf(plan.path, readers, MIN_PART_BYTES)
     except OSError as exc:
         raise LoadError(f"{plan.path}: cannot be read ({exc})") from exc
     return [dataclasses.replace(plan, byte_range=part) for part in parts] or [plan]

@@ -24,7 +24,7 @@ from beacon import normalize
 from beacon.errors import InvalidRequest, LoadError
 from beacon.ingest import alleles, genes, genotypes
 from beacon.ingest.options import SkipReason
-from beacon.ingest.split import ByteRange, RangeFeed
+from beacon.ingest.split import FileRange, RangeFeed
 from beacon.model import CountSource
 from beacon.storage import binary_copy
 
@@ -54,7 +54,8 @@ class FileHeader:
 @dataclass(frozen=True, slots=True)
 class ParsePlan:
     """Everything a reader process needs (picklable). ``sample_index`` maps each loaded
-    sample id to its index in the dataset's sample list."""
+    sample id to its index in the dataset's sample list; ``byte_range``, when set, is the
+    part of the file to read (:mod:`beacon.ingest.split`)."""
 
     path: str
     dataset_id: str
@@ -65,7 +66,7 @@ class ParsePlan:
     pass_only: bool
     strict: bool
     batch_records: int = BATCH_RECORDS
-    byte_range: ByteRange | None = None
+    byte_range: FileRange | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +184,10 @@ def read_batches(plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
     """Yield batches of rows for every record of ``plan.path`` (of ``plan.byte_range`` only,
     when set).
 
-    Raises :class:`LoadError` for an unreadable file and, under ``strict``, for the first
-    problem record (naming its position).
+    Raises :class:`LoadError` for an unreadable file, for a range that could not be
+    delivered whole (the file ended early or a BGZF block is damaged; this error replaces
+    the parser's when the parser failed on the shortened input) and, under ``strict``, for
+    the first problem record (naming its position).
     """
     samples = list(plan.samples) if plan.samples is not None else None
     if plan.byte_range is None:
@@ -196,11 +199,16 @@ def read_batches(plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
         return
     feed = RangeFeed(plan.path, plan.byte_range)
     try:
-        vcf = _open(feed.start(), samples, name=plan.path)
         try:
-            yield from _read(vcf, plan, header)
-        finally:
-            vcf.close()
+            vcf = _open(feed.start(), samples, name=plan.path)
+            try:
+                yield from _read(vcf, plan, header)
+            finally:
+                vcf.close()
+        except Exception:
+            feed.close()  # the feed stops if it has not failed already ...
+            feed.check()  # ... and when it has, its error is the cause of the parser's
+            raise
         feed.check()
     finally:
         feed.close()
