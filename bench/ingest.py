@@ -3,11 +3,13 @@
     .venv/bin/python bench/ingest.py [--sites 200000] [--samples 500] [--dir DIR] [--repeat 3]
 
 Writes (once; reused from ``--dir``) a deterministic synthetic VCF with ``--samples``
-diploid samples (multi-allelic sites, indels, MNPs; :mod:`beacon.synthetic`) and a
-sites-only copy, then for each file measures in this same run:
+diploid samples (multi-allelic sites, indels, MNPs; :mod:`beacon.synthetic`), a sites-only
+copy and a BGZF-compressed copy of the first (``.vcf.gz``, as bgzip writes it), then for
+each file measures in this same run:
 
 * the parse floor: cyvcf2 reading every record and its genotypes (``genotype.array()``),
-  or its INFO AC for the sites-only file: what any loader built on cyvcf2 must spend;
+  or its INFO AC for the sites-only file, single-threaded (decompressing too, for the
+  ``.vcf.gz``): what any loader built on cyvcf2 must spend;
 * the full ``load_vcf`` into PostgreSQL (``BEACON_DATABASE_URL``, else an embedded server
   in a temporary directory), committed;
 
@@ -32,7 +34,7 @@ import cyvcf2
 
 from beacon.ingest import LoadOptions, load_vcf
 from beacon.storage import db, embedded, migrate
-from beacon.synthetic import write_vcf
+from beacon.synthetic import write_bgzf, write_vcf
 
 
 def parse_floor(path: Path, genotypes: bool) -> float:
@@ -102,6 +104,13 @@ async def main() -> None:
             write_vcf(tmp, sites=args.sites, samples=samples, seed=2024)
             tmp.rename(path)
             print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
+    bgzf = full.with_name(full.name + ".gz")
+    if not bgzf.exists():
+        started = time.perf_counter()
+        tmp = bgzf.with_suffix(".tmp")
+        write_bgzf(full, tmp)
+        tmp.rename(bgzf)
+        print(f"wrote {bgzf} in {time.perf_counter() - started:.1f} s")
     dsn = os.environ.get("BEACON_DATABASE_URL") or ""
     if not dsn:
         pg_dir = Path(tempfile.mkdtemp(prefix="beacon-bench-pg-"))
@@ -117,6 +126,7 @@ async def main() -> None:
     )
     await measure(dsn, sites, "bench-sites", genotypes=False, repeat=args.repeat)
     await measure(dsn, full, "bench-genotypes", genotypes=True, repeat=args.repeat)
+    await measure(dsn, bgzf, "bench-genotypes-bgzf", genotypes=True, repeat=args.repeat)
 
 
 if __name__ == "__main__":
