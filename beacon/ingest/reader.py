@@ -122,16 +122,18 @@ def read_header(path: str) -> FileHeader:
 
 
 class _Skips:
-    __slots__ = ("counts", "strict")
+    __slots__ = ("counts", "path", "strict")
 
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, path: str) -> None:
         self.counts: dict[str, int] = {}
         self.strict = strict
+        self.path = path
 
     def add(self, reason: str, record: int, chrom: str, pos: int) -> None:
         if self.strict and reason in SkipReason.PROBLEMS:
             raise LoadError(
-                f"record {record} ({chrom}:{pos}): {reason.replace('_', ' ')} (--strict)"
+                f"{self.path}: record {record} ({chrom}:{pos}): {reason.replace('_', ' ')}"
+                " (--strict)"
             )
         self.counts[reason] = self.counts.get(reason, 0) + 1
 
@@ -184,10 +186,11 @@ def read_batches(plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
     """Yield batches of rows for every record of ``plan.path`` (of ``plan.byte_range`` only,
     when set).
 
-    Raises :class:`LoadError` for an unreadable file, for a range that could not be
-    delivered whole (the file ended early or a BGZF block is damaged; this error replaces
-    the parser's when the parser failed on the shortened input) and, under ``strict``, for
-    the first problem record (naming its position).
+    Raises :class:`LoadError` for an unreadable file, for a file that htslib stops reading
+    part way (damaged, cut short or malformed; the error names the last record read), for a
+    range that could not be delivered whole (the file ended early or a BGZF block is
+    damaged; this error replaces the parser's when the parser failed on the shortened
+    input) and, under ``strict``, for the first problem record (naming its position).
     """
     samples = list(plan.samples) if plan.samples is not None else None
     if plan.byte_range is None:
@@ -234,12 +237,20 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
     bases = _BASES
     pass_only = plan.pass_only
     limit = plan.batch_records
-    skips = _Skips(plan.strict)
+    skips = _Skips(plan.strict, plan.path)
     parts: list[bytes] = []  # rows without genotypes, as pieces
     pending = _Genotyped()
     chromosomes: set[str] = set()
     stored = records = kept = n = 0
-    for v in vcf:
+    raw_chrom, pos = "", 0  # the last record read, for an error
+    it = iter(vcf)
+    while True:
+        try:
+            v = next(it)
+        except StopIteration:
+            break
+        except Exception as exc:  # cyvcf2 raises a bare Exception when htslib fails
+            raise _unreadable(plan, n, raw_chrom, pos, exc) from exc
         n += 1
         records += 1
         raw_chrom = v.CHROM
@@ -300,7 +311,10 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
         else:
             tail = tails[filter_pass]
         if use_gt:
-            gt = v.genotype
+            try:
+                gt = v.genotype
+            except Exception:  # cyvcf2 raises a bare Exception for a record without GT
+                gt = None
             if gt is None:
                 skips.add(SkipReason.MALFORMED, n, raw_chrom, pos)
                 continue
@@ -333,11 +347,26 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
                 stored = _flush_genotypes(pending, smap, parts, chromosomes, skips)
                 pending = _Genotyped()
             yield Batch(b"".join(parts), stored, records, skips.counts, frozenset(chromosomes))
-            parts, chromosomes, skips = [], set(), _Skips(plan.strict)
+            parts, chromosomes, skips = [], set(), _Skips(plan.strict, plan.path)
             stored = records = kept = 0
     if use_gt:
         stored = _flush_genotypes(pending, smap, parts, chromosomes, skips)
     yield Batch(b"".join(parts), stored, records, skips.counts, frozenset(chromosomes))
+
+
+def _unreadable(plan: ParsePlan, n: int, chrom: str, pos: int, exc: Exception) -> LoadError:
+    """The error for a file that htslib could not read past its ``n``-th record (at
+    ``chrom:pos``; counted from the start of ``plan.byte_range`` when set)."""
+    if not n:
+        where = "at its first record" if plan.byte_range is None else "at the start of a part"
+    elif plan.byte_range is None:
+        where = f"after record {n} ({chrom}:{pos})"
+    else:
+        where = f"after {chrom}:{pos} (record {n} of its part)"
+    reason = str(exc) or type(exc).__name__
+    return LoadError(
+        f"{plan.path}: unreadable {where}: {reason} (is the file damaged, cut short or malformed?)"
+    )
 
 
 def _stack(arrays: list[npt.NDArray[np.int16]]) -> npt.NDArray[np.int16]:

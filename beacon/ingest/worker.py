@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import traceback
 from typing import Any, Final
 
 from beacon.errors import LoadError
@@ -19,8 +20,8 @@ POLL_S: Final = 0.5
 
 def reader_main(plan: ParsePlan, header: FileHeader, out: Any, parent: int) -> None:
     """Reader process: put ``("batch", Batch)``..., then ``("done", None)`` or
-    ``("error", message)`` on the queue ``out``. Exits when the process ``parent`` (the
-    loader) has gone."""
+    ``("error", message)`` on the queue ``out`` (for a :class:`LoadError` or any other
+    exception). Exits when the process ``parent`` (the loader) has gone."""
 
     def put(item: tuple[str, Any]) -> None:
         while True:
@@ -39,6 +40,10 @@ def reader_main(plan: ParsePlan, header: FileHeader, out: Any, parent: int) -> N
             put(("batch", batch))
     except LoadError as exc:
         put(("error", str(exc)))
+        return
+    except Exception as exc:  # a bug: reported to the loader, with its traceback on stderr
+        traceback.print_exc()
+        put(("error", f"{plan.path}: the VCF reader failed: {type(exc).__name__}: {exc}"))
         return
     if os.getppid() != parent:
         os._exit(0)
