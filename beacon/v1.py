@@ -285,7 +285,7 @@ async def _query(request: web.Request) -> web.Response:
     chosen = bweb.select_datasets(await bweb.visible_datasets(request, caller), parsed, None)
     await privacy_web.charge_query(request.app[bweb.LEASES], settings, caller)  # 429 when spent
     totals = await queries.allele_totals(
-        request.app[bweb.STORE].lender,
+        request.app[bweb.STORE].reader,
         parsed.query,
         [c.dataset.id for c in chosen],
         timeout_s=settings.db_query_timeout_s,

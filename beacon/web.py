@@ -41,6 +41,7 @@ from beacon.model import BeaconRequest, Dataset, Found
 from beacon.request import MAX_LIMIT, parse_g_variants
 from beacon.responses import Permitted
 from beacon.storage import db, queries
+from beacon.storage.coalesce import Coalescer
 from beacon.storage.lender import Lender
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Store:
         self._settings = settings
         self._pool: db.Pool | None = None
         self._lender: Lender | None = None
+        self._reader: Coalescer | None = None
         self._lock = asyncio.Lock()
         self._datasets: list[Dataset] = []
         self._datasets_at = -1e9
@@ -90,6 +92,7 @@ class Store:
         self._lender = Lender(
             self._dsn, max_size=max(1, s.db_pool_max - general), setup=_session_setup
         )
+        self._reader = Coalescer(self._lender, max_group=max(1, s.db_coalesce))
         try:
             self._pool = await db.create_pool(
                 self._dsn,
@@ -109,6 +112,9 @@ class Store:
             )
 
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._lender is not None:
             await self._lender.close()
             self._lender = None
@@ -123,11 +129,12 @@ class Store:
         return self._pool
 
     @property
-    def lender(self) -> Lender:
-        """Connections for the variant queries (the hot path; see :mod:`beacon.storage.lender`)."""
-        if self._lender is None:
+    def reader(self) -> Coalescer:
+        """Where the variant queries run (the hot path: :mod:`beacon.storage.coalesce` over
+        :mod:`beacon.storage.lender`)."""
+        if self._reader is None:
             raise StoreUnavailable("the variant store is not open")
-        return self._lender
+        return self._reader
 
     async def datasets(self) -> list[Dataset]:
         """Every stored dataset, re-read at most every :data:`DATASET_CACHE_S` seconds."""
@@ -275,7 +282,7 @@ async def answer_g_variants(
     await privacy_web.charge_query(request.app[LEASES], settings, caller)  # 429 when spent
     granularity = responses.returned_granularity(parsed.requested_granularity, chosen)
     found: dict[str, Found] = await queries.find_variants(
-        request.app[STORE].lender,
+        request.app[STORE].reader,
         parsed.query,
         [p.dataset.id for p in chosen],
         granularity=granularity,

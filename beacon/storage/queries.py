@@ -33,12 +33,13 @@ from beacon.model import (
     VariantQuery,
     VariantRecord,
 )
+from beacon.storage.coalesce import Coalescer
 from beacon.storage.datasets import list_datasets
 from beacon.storage.db import unavailable_as_error
 from beacon.storage.lender import Lender
 
-Reader = Lender | asyncpg.Pool
-"""Where the variant queries run: a :class:`Lender` on the hot path, or any pool."""
+Reader = Coalescer | Lender | asyncpg.Pool
+"""Where the variant queries run: a :class:`Coalescer` on the hot path, or any pool."""
 
 SHORT_SPAN: Final = 1000
 """Alleles spanning more bases than this are 'long' (the ``variant_long`` partial index)."""
@@ -302,7 +303,7 @@ def _record(row: asyncpg.Record) -> VariantRecord:
 
 
 async def _fetch(db: Reader, sql: str, args: Sequence[Any], timeout_s: float) -> list[Any]:
-    if isinstance(db, Lender):
+    if isinstance(db, Coalescer | Lender):
         return await db.fetch(sql, args, timeout_s=timeout_s)
     async with unavailable_as_error(), db.acquire(timeout=timeout_s) as conn:
         rows: list[Any] = await conn.fetch(sql, *args, timeout=timeout_s)
