@@ -1,10 +1,10 @@
 """The audit log written in batches, off the request path.
 
 Answering a query appends its :class:`beacon.storage.privacy.AuditEntry` to an in-memory
-buffer (no I/O); a background task writes the buffer with one binary COPY every
-:data:`FLUSH_INTERVAL_S` seconds, or as soon as :data:`FLUSH_ROWS` entries wait, and once more
-when the app shuts down. Entries carry the time the query was answered, not the time of the
-write.
+buffer (no I/O); a background task writes the buffer by binary COPY (at most
+:data:`FLUSH_ROWS` entries each) every :data:`FLUSH_INTERVAL_S` seconds, or as soon as
+:data:`FLUSH_ROWS` entries wait, and once more when the app shuts down. Entries carry the
+time the query was answered, not the time of the write.
 
 The crash window: entries answered in the last ~``FLUSH_INTERVAL_S`` seconds before a worker
 is killed without a clean shutdown (SIGKILL, power loss) are not written. When the store does
@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S: Final = 0.5
 """Longest time an entry waits in memory before a write is attempted (seconds)."""
 
-FLUSH_ROWS: Final = 2000
-"""Entries that trigger a write before the interval is up."""
+FLUSH_ROWS: Final = 256
+"""Entries that trigger a write before the interval is up, and the most written by one COPY:
+encoding a batch holds the event loop (about 10 µs per entry), so batches stay small enough
+not to delay the queries being answered meanwhile."""
 
 MAX_PENDING: Final = 100_000
 """Entries buffered while the store refuses them; beyond this, queries are refused (503)."""
@@ -92,7 +94,8 @@ class AuditWriter:
         """Write every buffered entry now. Raises :class:`StoreUnavailable` when the store
         does not take them (they stay buffered)."""
         while self._pending:
-            batch, self._pending = self._pending, []
+            batch = self._pending[: self._batch_rows]
+            self._pending = self._pending[self._batch_rows :]
             try:
                 await privacy.write_audit(self._pool, batch, timeout_s=self._timeout_s)
             except BaseException:

@@ -11,6 +11,7 @@ Access logs name the route template, never the query string or a variant id, abo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -49,6 +50,10 @@ access_log = logging.getLogger("beacon.access")
 
 DATASET_CACHE_S: Final = 1.0
 """How long the dataset catalogue is reused before it is read again (seconds)."""
+DATASET_STALE_S: Final = 5.0
+"""Up to this age (seconds) the catalogue is still used while a background task re-reads it
+(a change to datasets is seen one re-read after DATASET_CACHE_S; only while the database
+does not answer does a catalogue this old serve)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,6 +84,7 @@ class Store:
         self._lock = asyncio.Lock()
         self._datasets: list[Dataset] = []
         self._datasets_at = -1e9
+        self._refresh: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         """Open the pool and the lender; when the server is unreachable, open an empty pool that
@@ -112,6 +118,11 @@ class Store:
             )
 
     async def close(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
+            self._refresh = None
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
@@ -137,17 +148,38 @@ class Store:
         return self._reader
 
     async def datasets(self) -> list[Dataset]:
-        """Every stored dataset, re-read at most every :data:`DATASET_CACHE_S` seconds."""
-        now = time.monotonic()
-        if now - self._datasets_at < DATASET_CACHE_S:
+        """Every stored dataset, re-read at most every :data:`DATASET_CACHE_S` seconds.
+
+        A catalogue older than that but younger than :data:`DATASET_STALE_S` is returned at
+        once while one background task re-reads it, so that requests never queue behind the
+        re-read; an older one (or none) is re-read before answering. Raises
+        :class:`StoreUnavailable` when that re-read fails.
+        """
+        age = time.monotonic() - self._datasets_at
+        if age < DATASET_CACHE_S:
+            return self._datasets
+        if age < DATASET_STALE_S:
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.get_running_loop().create_task(self._refresh_datasets())
             return self._datasets
         async with self._lock:
             if time.monotonic() - self._datasets_at >= DATASET_CACHE_S:
-                self._datasets = await queries.fetch_datasets(
-                    self.pool, timeout_s=self._settings.db_query_timeout_s
-                )
-                self._datasets_at = time.monotonic()
+                await self._read_datasets()
         return self._datasets
+
+    async def _read_datasets(self) -> None:
+        self._datasets = await queries.fetch_datasets(
+            self.pool, timeout_s=self._settings.db_query_timeout_s
+        )
+        self._datasets_at = time.monotonic()
+
+    async def _refresh_datasets(self) -> None:
+        try:
+            async with self._lock:
+                if time.monotonic() - self._datasets_at >= DATASET_CACHE_S:
+                    await self._read_datasets()
+        except StoreUnavailable as exc:  # the next request past DATASET_STALE_S reports it
+            log.warning("dataset catalogue not re-read: %s", exc.message)
 
     def forget_datasets(self) -> None:
         """Make the next request re-read the catalogue (after a load in this process)."""
