@@ -27,6 +27,7 @@ from pathlib import Path
 from aiohttp import web
 
 from aggregator.config import ConfigError, NetworkConfig, load_config
+from beacon.heap import freeze_startup_heap
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ async def _serve(config: NetworkConfig, config_path: Path, *, reuse_port: bool) 
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_port=reuse_port)
     await site.start()
+    freeze_startup_heap()  # short full GC passes under load (beacon.heap)
     log.info("aggregator %s listening on http://%s:%d", config.id, config.host, config.port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

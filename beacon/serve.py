@@ -25,6 +25,7 @@ from typing import Any
 
 from beacon.cli import command
 from beacon.config import Settings
+from beacon.heap import freeze_startup_heap
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,12 @@ def run_worker(settings: Settings, dsn: str, log_level: str) -> None:
     _event_loop_policy()
     sock = bind(settings.host, settings.port, listen=True)
     app = create_app(settings, dsn=dsn)
+
+    async def freeze(app: web.Application) -> None:  # after the app's own start-up hooks
+        del app
+        freeze_startup_heap()
+
+    app.on_startup.append(freeze)
     web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)
 
 
