@@ -17,7 +17,7 @@ how busy the shared machine is, unlike latency). The load average is printed wit
     log-normal latency, median 50 ms and p99 300 ms; 5 refusing connections; 5 accepting and
     never answering), member deadline 2 s, network deadline 5 s: p50/p99 and share of partial
     answers with the breakers out of play (failure threshold huge) and once they have
-    tripped, with hedged calls (the default) and without. Each run starts after 25 warm-up
+    tripped, with hedged calls (the default) and without. Each run starts after 60 warm-up
     queries. Floors: the member deadline (before), and the slowest of 90 log-normal draws
     (after, without hedging; computed exactly).
 
@@ -451,9 +451,9 @@ def part_b(args: argparse.Namespace, wrk: str, tmp: Path) -> None:
         fakes.join()
 
 
-WARM_UP_QUERIES = 25
-"""Queries before each (b) run: trips the breakers (3 failures) and gives the hedger the 20
-answer times per member it needs before it hedges."""
+WARM_UP_QUERIES = 60
+"""Queries before each (b) run, as a network that has been running: trips the breakers (3
+failures) and gives the hedger a window of answer times per member (it hedges from 20 on)."""
 
 QUERY_B = {
     "assemblyId": "GRCh38",
