@@ -155,7 +155,7 @@ def cpu_seconds(pid: int) -> float:
 def start_wrk(
     wrk: str, url: str, *, connections: int, seconds: float, expect: str, tmp: Path, name: str
 ) -> tuple[subprocess.Popen[bytes], Path]:
-    script = tmp / "bench.lua"
+    script = tmp / f"{name}.lua"  # one per run: runs started together must not share it
     script.write_text(LUA)
     out = tmp / f"{name}.json"
     out.unlink(missing_ok=True)
