@@ -37,7 +37,8 @@ class Caller:
 
     ``subject`` is the authenticated subject (``None`` when anonymous); ``controlled_datasets``
     are the ids of datasets the caller holds a ControlledAccessGrants visa for;
-    ``client_address`` is the peer address (used for budgets and logs, never for access).
+    ``client_address`` is the peer address, or behind trusted proxies the address they forwarded
+    (``beacon.client_address``); used for budgets and logs, never for access.
     """
 
     subject: str | None

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from beacon.client_address import Network, parse_networks
 from beacon.errors import InvalidRequest
 from beacon.policy import QueryBudget, load_budget
 
@@ -56,6 +57,9 @@ class Settings:
     """Queries per identity and window, per tier (``BEACON_BUDGET_*``, see docs/access.md)."""
     audit_log: bool = True
     """Record every answered query in the audit log (``BEACON_AUDIT_LOG=off`` disables)."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Reverse proxies whose ``X-Forwarded-For`` names the client (``beacon.client_address``);
+    empty: the peer address is the client."""
 
 
 _ENV_PREFIX = "BEACON_"
@@ -86,6 +90,13 @@ def _csv(env: Mapping[str, str], key: str, default: tuple[str, ...]) -> tuple[st
     if raw is None or raw.strip() == "":
         return default
     return tuple(v.strip() for v in raw.split(",") if v.strip())
+
+
+def _networks(env: Mapping[str, str], key: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(_csv(env, key, ()))
+    except ValueError as exc:
+        raise InvalidRequest(f"{key}: {exc}", parameter=key) from exc
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -126,4 +137,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         auth_http_timeout_s=_float(env, "BEACON_AUTH_HTTP_TIMEOUT_S", d.auth_http_timeout_s),
         query_budget=load_budget(env),
         audit_log=env.get("BEACON_AUDIT_LOG", "on").strip().lower() not in {"off", "0", "false"},
+        trusted_proxies=_networks(env, "BEACON_TRUSTED_PROXIES"),
     )

@@ -28,6 +28,7 @@ from beacon.audit_writer import AuditWriter
 from beacon.auth import authenticator_from_settings, close_authenticator, require_dataset_access
 from beacon.auth.guard import bearer_challenge
 from beacon.budget_leases import BudgetLeases
+from beacon.client_address import client_address as resolve_client_address
 from beacon.config import Settings
 from beacon.errors import (
     BeaconError,
@@ -193,6 +194,7 @@ METRICS: Final = web.AppKey("metrics", Metrics)
 DSN: Final = web.AppKey("dsn", str)
 LEASES: Final = web.AppKey("leases", BudgetLeases)
 AUDIT: Final = web.AppKey("audit", AuditWriter)
+CLIENT_ADDRESS: Final = web.RequestKey("client_address", str)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -246,10 +248,26 @@ async def g_variants_body(request: web.Request) -> Mapping[str, Any] | None:
     return body
 
 
+def client_address(request: web.Request) -> str | None:
+    """The client's address: the peer, or behind ``Settings.trusted_proxies`` the address they
+    forwarded (:mod:`beacon.client_address`). Worked out once per request; it keys anonymous
+    budgets, the audit log and the access log."""
+    if CLIENT_ADDRESS in request:
+        return request[CLIENT_ADDRESS]
+    trusted = request.app[SETTINGS].trusted_proxies
+    forwarded = request.headers.getall("X-Forwarded-For", ()) if trusted else ()
+    address = resolve_client_address(request.remote, forwarded, trusted)
+    if address is not None:
+        request[CLIENT_ADDRESS] = address
+    return address
+
+
 async def caller_of(request: web.Request) -> Caller:
     """The caller behind a request, from the app's :class:`Authenticator`."""
     authenticator = request.app[AUTHENTICATOR]
-    return await authenticator.identify(request.headers.get("Authorization"), request.remote)
+    return await authenticator.identify(
+        request.headers.get("Authorization"), client_address(request)
+    )
 
 
 async def visible_datasets(request: web.Request, caller: Caller) -> list[Permitted]:
@@ -471,7 +489,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         if access_log.isEnabledFor(logging.DEBUG):
             access_log.debug(
                 "%s %s %s %d %.1fms",
-                request.remote,
+                client_address(request),
                 request.method,
                 request.path_qs,
                 status,
@@ -479,7 +497,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
         elif access_log.isEnabledFor(logging.INFO):
             access_log.info(
-                "%s %s %s %d %.1fms", request.remote, request.method, endpoint, status,
+                "%s %s %s %d %.1fms", client_address(request), request.method, endpoint, status,
                 elapsed * 1000,
             )  # fmt: skip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from beacon import participants
 from beacon.access import Caller, Tier
+from beacon.client_address import parse_networks
 from beacon.config import Settings
 from beacon.ingest import LoadOptions, load_vcf
 from beacon.model import Granularity
@@ -209,3 +211,62 @@ async def test_registered_budget_is_per_subject(cohort: str, db: asyncpg.Connect
     assert [(e.subject, e.tier) for e in entries] == [("alice", "registered")] * 2
     assert entries[0].datasets == ("w", "x")
     assert entries[0].granularities == (Granularity.BOOLEAN, Granularity.BOOLEAN)
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(
+    cohort: str, db: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The test client is the proxy (127.0.0.1); X-Forwarded-For names the clients."""
+    caplog.set_level(logging.INFO, logger="beacon.access")
+    budget = QueryBudget(anonymous=2, registered=None, window_s=3600)
+    query = _allele("1", 4000, "T", "C")
+    first, second = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
+    # The first client's own header (a spoofing attempt) is left of what the proxy appended.
+    spoofed = {"X-Forwarded-For": "198.51.100.2, 198.51.100.1"}
+    trusted = parse_networks(["127.0.0.1"])
+    async for client in _client(cohort, query_budget=budget, trusted_proxies=trusted):
+        got = []
+        for headers in (first, spoofed, first, second):
+            async with client.get("/g_variants", params=query, headers=headers) as resp:
+                got.append(resp.status)
+        assert got == [200, 200, 429, 200]
+        # Forwarded (RFC 7239) is not read: this is the proxy itself, with a budget of its own.
+        async with client.get(
+            "/g_variants", params=query, headers={"Forwarded": "for=198.51.100.3"}
+        ) as resp:
+            assert resp.status == 200
+    rows = await db.fetch("SELECT identity, used FROM query_budget ORDER BY identity")
+    assert {r["identity"] for r in rows} == {
+        "addr:127.0.0.1",
+        "addr:198.51.100.1",
+        "addr:198.51.100.2",
+    }
+    entries = await privacy.read_audit(db)
+    assert sorted(e.client_address or "" for e in entries) == [
+        "127.0.0.1",
+        "198.51.100.1",
+        "198.51.100.1",
+        "198.51.100.2",
+    ]
+    logged = [r.getMessage().split()[0] for r in caplog.records if r.name == "beacon.access"]
+    assert logged.count("198.51.100.1") == 3  # two answers and the 429
+    assert logged.count("198.51.100.2") == 1
+
+
+async def test_without_trusted_proxies_x_forwarded_for_is_ignored(
+    cohort: str, db: asyncpg.Connection
+) -> None:
+    budget = QueryBudget(anonymous=2, registered=None, window_s=3600)
+    query = _allele("1", 4000, "T", "C")
+    async for client in _client(cohort, query_budget=budget):
+        got = []
+        for forwarded in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+            headers = {"X-Forwarded-For": forwarded}
+            async with client.get("/g_variants", params=query, headers=headers) as resp:
+                got.append(resp.status)
+        assert got == [200, 200, 429]
+    assert [r["identity"] for r in await db.fetch("SELECT identity FROM query_budget")] == [
+        "addr:127.0.0.1"
+    ]
+    entries = await privacy.read_audit(db)
+    assert [e.client_address for e in entries] == ["127.0.0.1", "127.0.0.1"]
