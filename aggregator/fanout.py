@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +23,7 @@ import orjson
 from aggregator.answers import parse_v2_answer
 from aggregator.client import Fetched, FetchKind, MemberClient, query_url
 from aggregator.config import MemberApi, NetworkConfig
+from aggregator.hedge import Hedger
 from aggregator.merge import NetworkAnswer, merge
 from aggregator.outcome import MemberOutcome, MemberStatus
 from aggregator.registry import Health, MemberState, Registry
@@ -135,6 +136,7 @@ class FanOut:
         self._config = config
         self._registry = registry
         self._client = client
+        self._stragglers: set[asyncio.Task[Fetched]] = set()
 
     def plan(self, ctx: QueryContext) -> tuple[list[MemberOutcome], list[MemberState]]:
         """Members settled without a call, and members to ask (both in configuration order)."""
@@ -277,48 +279,77 @@ class FanOut:
         return outcome
 
     async def _fetch_hedged(
-        self, member_id: str, fetch: Callable[[], Awaitable[Fetched]]
+        self, member_id: str, fetch: Callable[[], Coroutine[Any, Any, Fetched]]
     ) -> Fetched:
         """``fetch()``, and a second ``fetch()`` when the first is still running after the
-        member's hedge delay and its hedge budget allows; the first OK answer wins (the
-        other request is cancelled), else the first request's failure. The returned
-        ``latency_ms`` counts from the first request's start."""
+        member's hedge delay and its hedge budget allows; the first OK answer wins, else the
+        first request's failure. The returned ``latency_ms`` counts from the first request's
+        start. The request that lost the race is left to finish on its own (within the
+        member's deadline, so its connection goes back to the pool instead of being closed)
+        and its answer time is recorded; if this call is cancelled, both requests are."""
         hedger = self._client.hedger(member_id)
         hedger.call()
         delay_ms = hedger.delay_ms()
+        if delay_ms is None:
+            fetched = await fetch()
+            if fetched.kind is FetchKind.OK:
+                hedger.observe(fetched.latency_ms)
+            return fetched
         loop = asyncio.get_running_loop()
         started = loop.time()
-        first = asyncio.ensure_future(fetch())
+        first: asyncio.Task[Fetched] = loop.create_task(fetch())
         tasks = [first]
         try:
-            if delay_ms is not None:
-                await asyncio.wait(tasks, timeout=delay_ms / 1000.0)
-            if not first.done() and delay_ms is not None and hedger.take():
-                tasks.append(asyncio.ensure_future(fetch()))
-                pending: set[asyncio.Future[Fetched]] = set(tasks)
-                while pending:
-                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                    winner = next((t for t in done if t.result().kind is FetchKind.OK), None)
-                    if winner is not None:
-                        break
-                else:
-                    winner = first
-            else:
-                winner = first
-                await first
-            result = winner.result()
-            if first.done():
-                if first.result().kind is FetchKind.OK:
-                    hedger.observe(first.result().latency_ms)
-            else:  # lost the race: it took at least this long
-                hedger.observe((loop.time() - started) * 1000.0)
-            if winner is not first:
-                result = dataclasses.replace(result, latency_ms=(loop.time() - started) * 1000.0)
-            return result
-        finally:
+            wake: asyncio.Future[None] = loop.create_future()
+
+            def ready(_: object = None) -> None:
+                if not wake.done():
+                    wake.set_result(None)
+
+            first.add_done_callback(ready)
+            timer = loop.call_later(delay_ms / 1000.0, ready)
+            try:
+                await wake
+            finally:
+                timer.cancel()
+            if first.done() or not hedger.take():
+                result = await first
+                if result.kind is FetchKind.OK:
+                    hedger.observe(result.latency_ms)
+                return result
+            tasks.append(loop.create_task(fetch()))
+            pending: set[asyncio.Task[Fetched]] = set(tasks)
+            winner = first
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                found = next((t for t in done if t.result().kind is FetchKind.OK), None)
+                if found is not None:
+                    winner = found
+                    break
+        except BaseException:
             for task in tasks:
-                if not task.done():
-                    task.cancel()
+                task.cancel()
+            raise
+        for task in tasks:
+            if task is not winner and not task.done():
+                self._let_finish(task, hedger)
+        if first.done() and first.result().kind is FetchKind.OK:
+            hedger.observe(first.result().latency_ms)
+        result = winner.result()
+        if winner is not first:
+            result = dataclasses.replace(result, latency_ms=(loop.time() - started) * 1000.0)
+        return result
+
+    def _let_finish(self, task: asyncio.Task[Fetched], hedger: Hedger) -> None:
+        """Keep ``task`` (a request that lost its race) until it ends; record its answer time."""
+        self._stragglers.add(task)
+
+        def finished(t: asyncio.Task[Fetched]) -> None:
+            self._stragglers.discard(t)
+            if not t.cancelled() and t.result().kind is FetchKind.OK:
+                hedger.observe(t.result().latency_ms)
+
+        task.add_done_callback(finished)
 
 
 @dataclass(frozen=True, slots=True)
