@@ -117,6 +117,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.workers < 1:
         print("beacon: --workers must be at least 1", file=sys.stderr)
         return 2
+    from beacon.auth import check_auth_settings
+
+    check_auth_settings(settings)  # a bad issuers file stops here, not in every worker
     dsn = _prepare(settings)
     reserved = bind(settings.host, settings.port, listen=False)
     settings = replace(settings, port=reserved.getsockname()[1])

@@ -23,10 +23,26 @@ __all__ = [
     "VisaIssuer",
     "authenticator_from_settings",
     "caller_subject",
+    "check_auth_settings",
     "close_authenticator",
     "load_auth_config",
     "require_dataset_access",
 ]
+
+
+def check_auth_settings(settings: Settings) -> None:
+    """Read and validate the trusted-issuers file, if one is set, without building anything:
+    ``beacon serve`` calls it before starting workers, so that a bad file stops the start
+    with one clear message instead of failing inside every worker. Raises
+    :class:`beacon.errors.InvalidRequest` naming the setting."""
+    if settings.trusted_issuers_file is not None:
+        load_auth_config(
+            settings.trusted_issuers_file,
+            audience=settings.auth_audience,
+            algorithms=settings.auth_algorithms,
+            leeway_s=settings.auth_leeway_s,
+            http_timeout_s=settings.auth_http_timeout_s,
+        )
 
 
 def authenticator_from_settings(settings: Settings) -> Authenticator:

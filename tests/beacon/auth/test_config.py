@@ -164,3 +164,27 @@ async def test_authenticator_from_settings(tmp_path: Path) -> None:
         authenticator_from_settings(load_settings({**env, "BEACON_AUTH_ALGORITHMS": "RS256,HS256"}))
     with pytest.raises(InvalidRequest):  # no audience anywhere: refuse to start
         authenticator_from_settings(load_settings({"BEACON_TRUSTED_ISSUERS": str(path)}))
+
+
+@pytest.mark.parametrize("content", [None, "[[token_issuers]]\nissuer = 42\n", "not toml ["])
+def test_serve_stops_before_starting_with_a_bad_issuers_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str | None,
+) -> None:
+    from beacon.cli import main
+
+    path = tmp_path / "issuers.toml"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setenv("BEACON_TRUSTED_ISSUERS", str(path))
+    # an unreachable database: the check must come before any attempt to use it
+    monkeypatch.setenv("BEACON_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    assert main(["serve", "--port", "0"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("beacon: ")
+    assert "trusted issuers" in err.lower().replace("_", " ")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
