@@ -28,6 +28,7 @@ from aiohttp import web
 
 from aggregator.config import ConfigError, NetworkConfig, load_config
 from beacon.heap import freeze_startup_heap
+from beacon.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ async def _serve(config: NetworkConfig, config_path: Path, *, reuse_port: bool) 
     from aggregator.web import create_app, reload_members
 
     app = create_app(config, config_path=config_path)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(
+        app, access_log=None, max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_port=reuse_port)
     await site.start()

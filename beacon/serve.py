@@ -26,6 +26,7 @@ from typing import Any
 from beacon.cli import command
 from beacon.config import Settings
 from beacon.heap import freeze_startup_heap
+from beacon.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,15 @@ def run_worker(settings: Settings, dsn: str, log_level: str) -> None:
         freeze_startup_heap()
 
     app.on_startup.append(freeze)
-    web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)
+    web.run_app(
+        app,
+        sock=sock,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+        max_line_size=MAX_LINE_SIZE,  # passed on to the request handler
+        max_field_size=MAX_FIELD_SIZE,
+    )
 
 
 def _start(ctx: Any, settings: Settings, dsn: str, level: str, index: int) -> BaseProcess:

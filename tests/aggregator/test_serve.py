@@ -120,3 +120,17 @@ async def test_saving_the_file_reloads_and_a_broken_file_keeps_the_running_list(
             assert await _member_ids(session, url) == {"third"}
             await asyncio.sleep(0.05)
         assert proc.returncode is None
+
+
+async def test_large_header_fields_fit_within_the_limit(
+    served: tuple[Process, Path, str],
+) -> None:
+    from beacon.http_limits import MAX_FIELD_SIZE
+
+    _, _, url = served
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with session.get(f"{url}/info", headers={"X-Padding": "a" * 30_000}) as resp:
+            assert resp.status == 200
+        too_big = {"X-Padding": "a" * (MAX_FIELD_SIZE + 1024)}
+        async with session.get(f"{url}/info", headers=too_big) as resp:
+            assert resp.status == 400

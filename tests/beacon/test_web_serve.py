@@ -67,3 +67,17 @@ async def test_two_workers_share_the_port(served: str) -> None:
         if len(workers) == 2:
             break
     assert len(workers) == 2
+
+
+async def test_large_header_fields_fit_within_the_limit(served: str) -> None:
+    """A bearer token carrying a passport can exceed aiohttp's default 8 KiB per header field;
+    the served app accepts up to MAX_FIELD_SIZE and still refuses beyond it."""
+    from beacon.http_limits import MAX_FIELD_SIZE
+
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with session.get(f"{served}/info", headers={"X-Padding": "a" * 30_000}) as response:
+            assert response.status == 200
+        too_big = {"X-Padding": "a" * (MAX_FIELD_SIZE + 1024)}
+        async with session.get(f"{served}/info", headers=too_big) as response:
+            assert response.status == 400
