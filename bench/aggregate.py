@@ -344,6 +344,8 @@ def fake_members_process(ports: list[int], kinds: list[str], ready: Any) -> None
     """Serve the fake members (one process, one uvloop event loop)."""
     import uvloop
 
+    from beacon.heap import freeze_startup_heap
+
     rng = random.Random(1)
 
     async def main() -> None:
@@ -353,6 +355,7 @@ def fake_members_process(ports: list[int], kinds: list[str], ready: Any) -> None
                 continue
             factory = partial(FakeMember, fake_documents(f"org.fake.{i}"), kind == "hang", rng)
             await loop.create_server(factory, HOST, port, backlog=1024)
+        freeze_startup_heap()  # no long GC passes delaying the fakes' timers
         ready.set()
         await asyncio.Event().wait()
 
