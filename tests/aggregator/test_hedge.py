@@ -84,7 +84,7 @@ async def test_a_hung_call_is_answered_by_its_hedge(
     fake: StartFake, aggregator: StartAggregator
 ) -> None:
     a = await fake("org.a", Behaviour(hang_calls=frozenset({25})))
-    client = await aggregator([member_config("a", a.url, timeout_s=1.5)])
+    client = await aggregator([member_config("a", a.url, timeout_s=3.0)])
     doc = await _warm_then_ask(client, 24)
     assert _status(doc) == "answered"
     assert doc["responseSummary"]["exists"] is True
@@ -96,7 +96,7 @@ async def test_without_hedging_the_hung_call_times_out(
     fake: StartFake, aggregator: StartAggregator
 ) -> None:
     a = await fake("org.a", Behaviour(hang_calls=frozenset({25})))
-    client = await aggregator([member_config("a", a.url, timeout_s=0.5)], hedge=False)
+    client = await aggregator([member_config("a", a.url, timeout_s=1.0)], hedge=False)
     doc = await _warm_then_ask(client, 24)
     assert _status(doc) == "timeout"
     assert len(a.queries()) == 25
@@ -106,7 +106,7 @@ async def test_calls_carrying_a_token_are_never_hedged(
     fake: StartFake, aggregator: StartAggregator
 ) -> None:
     a = await fake("org.a", Behaviour(hang_calls=frozenset({25})))
-    client = await aggregator([member_config("a", a.url, timeout_s=0.5, forward_token=True)])
+    client = await aggregator([member_config("a", a.url, timeout_s=1.0, forward_token=True)])
     doc = await _warm_then_ask(client, 24, headers={"Authorization": "Bearer t0ken"})
     assert _status(doc) == "timeout"
     assert len(a.queries()) == 25
