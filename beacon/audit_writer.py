@@ -94,13 +94,14 @@ class AuditWriter:
         """Write every buffered entry now. Raises :class:`StoreUnavailable` when the store
         does not take them (they stay buffered)."""
         while self._pending:
-            batch = self._pending[: self._batch_rows]
-            self._pending = self._pending[self._batch_rows :]
-            try:
-                await privacy.write_audit(self._pool, batch, timeout_s=self._timeout_s)
-            except BaseException:
-                self._pending[:0] = batch  # keep their order ahead of newer entries
-                raise
+            taken, self._pending = self._pending, []
+            for at in range(0, len(taken), self._batch_rows):
+                batch = taken[at : at + self._batch_rows]
+                try:
+                    await privacy.write_audit(self._pool, batch, timeout_s=self._timeout_s)
+                except BaseException:
+                    self._pending[:0] = taken[at:]  # keep their order ahead of newer entries
+                    raise
 
     async def close(self) -> None:
         """Stop the background task and write what is left. Raises :class:`StoreUnavailable`
