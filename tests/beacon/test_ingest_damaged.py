@@ -23,6 +23,7 @@ from beacon.errors import LoadError
 from beacon.ingest import LoadOptions, SkipReason, load_vcf, loader, worker
 from beacon.ingest.reader import Batch, FileHeader, ParsePlan, read_header
 from beacon.synthetic import write_bgzf, write_vcf
+from tests.beacon.vcfcopy import htslib_copy
 
 SITES = 3000
 _WHERE = re.compile(r": unreadable after record (\d+) \((\w+):(\d+)\): ")
@@ -49,23 +50,13 @@ def _truncate(path: Path, size: int) -> None:
     path.write_bytes(path.read_bytes()[:size])
 
 
-def _bcf(plain: Path, dst: Path) -> Path:
-    reader = cyvcf2.VCF(str(plain))
-    writer = cyvcf2.Writer(str(dst), reader, mode="wb")
-    for v in reader:
-        writer.write_record(v)
-    writer.close()
-    reader.close()
-    return dst
-
-
 def _compressed(kind: str, plain: Path, dst: Path) -> Path:
     if kind == "gzip":  # one gzip member: never cut into ranges
         dst.write_bytes(gzip.compress(plain.read_bytes()))
         return dst
     if kind == "bgzf":
         return write_bgzf(plain, dst, block_size=1000)
-    return _bcf(plain, dst)
+    return htslib_copy(plain, dst, "wb")
 
 
 def _damage(path: Path, kind: str, how: str) -> None:

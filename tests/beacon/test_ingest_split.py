@@ -28,6 +28,7 @@ from beacon.ingest.split import (
 )
 from beacon.model import CountSource
 from beacon.synthetic import write_bgzf, write_vcf
+from tests.beacon.vcfcopy import htslib_copy
 
 
 def _plan(path: Path) -> ParsePlan:
@@ -56,6 +57,23 @@ def _read_all(plan: ParsePlan) -> tuple[bytes, int, int, dict[str, int]]:
         for reason, n in batch.skipped.items():
             skipped[reason] = skipped.get(reason, 0) + n
     return b"".join(data), stored, records, skipped
+
+
+def _assert_parts_make_the_whole(
+    parts: list[tuple[bytes, int, int, dict[str, int]]],
+    whole: tuple[bytes, int, int, dict[str, int]],
+    *,
+    records: int,
+) -> None:
+    """The parts' rows, in order, are the whole file's; so are their counts and skips."""
+    assert b"".join(p[0] for p in parts) == whole[0]
+    assert sum(p[1] for p in parts) == whole[1] > 0
+    assert sum(p[2] for p in parts) == whole[2] == records
+    merged: dict[str, int] = {}
+    for p in parts:
+        for reason, n in p[3].items():
+            merged[reason] = merged.get(reason, 0) + n
+    assert merged == whole[3]
 
 
 def test_ranges_cover_the_records_in_whole_lines(tmp_path: Path) -> None:
@@ -98,14 +116,7 @@ def test_parts_read_the_same_rows_as_the_whole_file(tmp_path: Path) -> None:
             for r in split_plain_vcf(str(path), 3, min_part_bytes=1000)
         ]
         assert len(parts) == 3
-        assert b"".join(p[0] for p in parts) == whole[0]
-        assert sum(p[1] for p in parts) == whole[1] > 0
-        assert sum(p[2] for p in parts) == whole[2] == 4000
-        merged: dict[str, int] = {}
-        for p in parts:
-            for reason, n in p[3].items():
-                merged[reason] = merged.get(reason, 0) + n
-        assert merged == whole[3]
+        _assert_parts_make_the_whole(parts, whole, records=4000)
 
 
 async def test_a_cut_load_equals_an_uncut_load(
@@ -239,14 +250,8 @@ def test_bgzf_cuts_at_blocks_that_start_a_line(tmp_path: Path) -> None:
     assert [r.start & 0xFFFF for r in ranges] == [0, 0, 0]  # every block ends a line
     _assert_partition(gz, plain.read_bytes(), ranges)
     # htslib's own BGZF writer also ends its blocks at line ends.
-    import cyvcf2
-
-    reader = cyvcf2.VCF(str(write_vcf(tmp_path / "h.vcf", sites=3000, samples=20, seed=4)))
-    writer = cyvcf2.Writer(str(tmp_path / "h.vcf.gz"), reader, mode="wz")
-    for v in reader:
-        writer.write_record(v)
-    writer.close()
-    reader.close()
+    source = write_vcf(tmp_path / "h.vcf", sites=3000, samples=20, seed=4)
+    htslib_copy(source, tmp_path / "h.vcf.gz", "wz")
     text = gzip.decompress((tmp_path / "h.vcf.gz").read_bytes())
     ranges = split_bgzf_vcf(str(tmp_path / "h.vcf.gz"), 3, min_part_bytes=1000)
     assert len(ranges) == 3
@@ -264,19 +269,10 @@ def test_bgzf_parts_read_the_same_rows_as_the_whole_file(tmp_path: Path) -> None
         assert len(ranges) == 3
         parts = [_read_all(dataclasses.replace(plan, byte_range=r)) for r in ranges]
         assert all(p[2] > 0 for p in parts)
-        assert b"".join(p[0] for p in parts) == whole[0]
-        assert sum(p[1] for p in parts) == whole[1] > 0
-        assert sum(p[2] for p in parts) == whole[2] == 4000
-        merged: dict[str, int] = {}
-        for p in parts:
-            for reason, n in p[3].items():
-                merged[reason] = merged.get(reason, 0) + n
-        assert merged == whole[3]
+        _assert_parts_make_the_whole(parts, whole, records=4000)
 
 
 def test_files_that_are_not_cut_by_bgzf_blocks(tmp_path: Path) -> None:
-    import cyvcf2
-
     plain = write_vcf(tmp_path / "a.vcf", sites=2000, samples=4, seed=3)
     gz = write_bgzf(plain, tmp_path / "a.vcf.gz", block_size=1000)
     assert len(split_bgzf_vcf(str(gz), 2, min_part_bytes=1000)) == 2
@@ -287,13 +283,7 @@ def test_files_that_are_not_cut_by_bgzf_blocks(tmp_path: Path) -> None:
     plain_gz = tmp_path / "plain.vcf.gz"
     plain_gz.write_bytes(gzip.compress(plain.read_bytes()))
     assert split_bgzf_vcf(str(plain_gz), 2, min_part_bytes=1) == ()
-    bcf = tmp_path / "a.bcf"
-    reader = cyvcf2.VCF(str(plain))
-    writer = cyvcf2.Writer(str(bcf), reader, mode="wb")
-    for v in reader:
-        writer.write_record(v)
-    writer.close()
-    reader.close()
+    bcf = htslib_copy(plain, tmp_path / "a.bcf", "wb")
     assert bcf.read_bytes()[:4] == b"\x1f\x8b\x08\x04"  # BGZF, holding BCF
     assert split_bgzf_vcf(str(bcf), 2, min_part_bytes=1) == ()
     truncated = tmp_path / "t.vcf.gz"
