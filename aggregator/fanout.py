@@ -122,6 +122,12 @@ def _forward_body(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _observe(hedger: Hedger, fetched: Fetched) -> None:
+    """Give the hedger the answer time of a request that got an answer (not of a failure)."""
+    if fetched.kind is FetchKind.OK:
+        hedger.observe(fetched.latency_ms)
+
+
 def _healthy(fetched: Fetched, outcome: MemberOutcome) -> bool:
     """Does this call speak for the member's health (its breaker closes) or against it?"""
     if fetched.kind is FetchKind.OK:
@@ -292,8 +298,7 @@ class FanOut:
         delay_ms = hedger.delay_ms()
         if delay_ms is None:
             fetched = await fetch()
-            if fetched.kind is FetchKind.OK:
-                hedger.observe(fetched.latency_ms)
+            _observe(hedger, fetched)
             return fetched
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -314,8 +319,7 @@ class FanOut:
                 timer.cancel()
             if first.done() or not hedger.take():
                 result = await first
-                if result.kind is FetchKind.OK:
-                    hedger.observe(result.latency_ms)
+                _observe(hedger, result)
                 return result
             tasks.append(loop.create_task(fetch()))
             pending: set[asyncio.Task[Fetched]] = set(tasks)
@@ -333,8 +337,8 @@ class FanOut:
         for task in tasks:
             if task is not winner and not task.done():
                 self._let_finish(task, hedger)
-        if first.done() and first.result().kind is FetchKind.OK:
-            hedger.observe(first.result().latency_ms)
+        if first.done():
+            _observe(hedger, first.result())
         result = winner.result()
         if winner is not first:
             result = dataclasses.replace(result, latency_ms=(loop.time() - started) * 1000.0)
@@ -346,8 +350,8 @@ class FanOut:
 
         def finished(t: asyncio.Task[Fetched]) -> None:
             self._stragglers.discard(t)
-            if not t.cancelled() and t.result().kind is FetchKind.OK:
-                hedger.observe(t.result().latency_ms)
+            if not t.cancelled():
+                _observe(hedger, t.result())
 
         task.add_done_callback(finished)
 
