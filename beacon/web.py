@@ -163,22 +163,21 @@ class Store:
             if self._refresh is None or self._refresh.done():
                 self._refresh = asyncio.get_running_loop().create_task(self._refresh_datasets())
             return self._datasets
-        async with self._lock:
-            if time.monotonic() - self._datasets_at >= DATASET_CACHE_S:
-                await self._read_datasets()
+        await self._read_datasets_if_expired()
         return self._datasets
 
-    async def _read_datasets(self) -> None:
-        self._datasets = await queries.fetch_datasets(
-            self.pool, timeout_s=self._settings.db_query_timeout_s
-        )
-        self._datasets_at = time.monotonic()
+    async def _read_datasets_if_expired(self) -> None:
+        """Re-read the catalogue unless another caller did while this one waited."""
+        async with self._lock:
+            if time.monotonic() - self._datasets_at >= DATASET_CACHE_S:
+                self._datasets = await queries.fetch_datasets(
+                    self.pool, timeout_s=self._settings.db_query_timeout_s
+                )
+                self._datasets_at = time.monotonic()
 
     async def _refresh_datasets(self) -> None:
         try:
-            async with self._lock:
-                if time.monotonic() - self._datasets_at >= DATASET_CACHE_S:
-                    await self._read_datasets()
+            await self._read_datasets_if_expired()
         except StoreUnavailable as exc:  # the next request past DATASET_STALE_S reports it
             log.warning("dataset catalogue not re-read: %s", exc.message)
 
