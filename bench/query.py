@@ -15,6 +15,12 @@
 4. Prints queries/s, p50 and p99 latency, the ratio to the baseline's rate, and the CPU time
    (user + system, from /proc) the server's worker processes spent per query: unlike the
    rate, this hardly depends on what else runs on the machine.
+5. With --layers, measures two more floors in between, on exact hits, to show where the time
+   goes: `app, fixed answer` (the beacon's own app, middlewares and settings, with a route
+   that returns a fixed JSON document) and `app, no lookup` (the whole g_variants handler,
+   with the store's lookup replaced by one that finds nothing without asking PostgreSQL).
+   Both are bench-only patches applied inside the worker processes; the beacon's code has no
+   switch for them.
 
 Anonymous query budgets are lifted for the run (BEACON_BUDGET_ANONYMOUS=unlimited): one
 address sends hundreds of thousands of queries. Everything else is the default configuration.
@@ -34,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tools import ensure_wrk
 
@@ -250,6 +257,69 @@ def _baseline_worker(port: int) -> None:
     web.run_app(app, sock=bind("127.0.0.1", port, listen=True), access_log=None, print=None)
 
 
+FIXED_ROUTE = "/bench/fixed"
+
+
+def layer_server(layer: str, workers: int) -> None:
+    """`bench/query.py --layer fixed|no-lookup`: `beacon serve`'s workers with one patch each."""
+    import multiprocessing
+    from dataclasses import replace
+
+    from beacon.config import load_settings
+    from beacon.serve import bind
+
+    reserved = bind("127.0.0.1", 0, listen=False)
+    settings = replace(load_settings(os.environ), host="127.0.0.1", port=reserved.getsockname()[1])
+    dsn = os.environ["BEACON_DATABASE_URL"]
+    print(f"layer {layer}: http://127.0.0.1:{settings.port}", flush=True)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_layer_worker, args=(layer, settings, dsn)) for i in range(workers)]
+    for p in procs:
+        p.start()
+
+    def handle(signum: int, frame: object) -> None:
+        for p in procs:
+            p.terminate()
+
+    signal.signal(signal.SIGTERM, handle)
+    for p in procs:
+        p.join()
+
+
+def _layer_worker(layer: str, settings: Any, dsn: str) -> None:
+    import logging
+
+    import orjson
+    from aiohttp import web
+
+    import beacon.web
+    from beacon.serve import run_worker
+    from beacon.storage import queries
+
+    if layer == "fixed":
+        body = orjson.dumps({"meta": {"beaconId": "baseline"}, "responseSummary": {"exists": True}})
+        create_app = beacon.web.create_app
+
+        async def fixed(request: web.Request) -> web.Response:
+            return web.Response(body=body, content_type="application/json")
+
+        def create_with_fixed(*args: Any, **kwargs: Any) -> web.Application:
+            app = create_app(*args, **kwargs)
+            app.router.add_get(FIXED_ROUTE, fixed)
+            return app
+
+        beacon.web.create_app = create_with_fixed
+    elif layer == "no-lookup":
+
+        async def find_nothing(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            return {}
+
+        queries.find_variants = find_nothing
+    else:
+        raise SystemExit(f"unknown layer {layer}")
+    run_worker(settings, dsn, logging.getLevelName(logging.WARNING))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=950_000)
@@ -259,10 +329,18 @@ def main() -> int:
     parser.add_argument(
         "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "beacon-bench"
     )
+    parser.add_argument(
+        "--layers", action="store_true",
+        help="also measure the app with a fixed answer and the handler without its lookup",
+    )  # fmt: skip
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--layer", choices=("fixed", "no-lookup"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline:
         baseline_server(args.workers)
+        return 0
+    if args.layer:
+        layer_server(args.layer, args.workers)
         return 0
 
     from beacon.config import load_settings
@@ -297,6 +375,21 @@ def main() -> int:
             )  # fmt: skip
         finally:
             stop(base_proc)
+        if args.layers:
+            for layer, paths in (
+                ("fixed", [FIXED_ROUTE + p[p.index("?") :] for p in lists["exact_hit"]]),
+                ("no-lookup", lists["exact_hit"]),
+            ):
+                cmd = [sys.executable, __file__, "--layer", layer, "--workers", str(args.workers)]
+                layer_proc, layer_url = start(cmd, env)
+                try:
+                    wait_ready(layer_url + "/health")
+                    run_wrk(wrk, layer_url, paths, tmp, f"warm_{layer}", _warm_up(args))
+                    results[f"app, {layer}"] = run_wrk(
+                        wrk, layer_url, paths, tmp, layer, args, worker_pids(layer_proc.pid)
+                    )
+                finally:
+                    stop(layer_proc)
         proc, url = start(beacon_cmd, env)
         try:
             wait_ready(url + "/health")
@@ -317,7 +410,7 @@ def main() -> int:
         f"{load_after[0]:.2f} after (1 min)\n"
     )
     print(
-        f"{'scenario':<12}{'q/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'errors':>8}"
+        f"{'scenario':<20}{'q/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'errors':>8}"
         f"{'cpu ms/q':>10}  target"
     )
     for name, r in results.items():
@@ -329,7 +422,7 @@ def main() -> int:
                 "met" if ok else "NOT met"
             )
         print(
-            f"{name:<12}{r['qps']:>10,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            f"{name:<20}{r['qps']:>10,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
             f"{r['qps'] / floor:>9.0%}{r['errors']:>8.0f}{r['cpu_ms']:>10.3f}  {verdict}"
         )
     return 0
