@@ -24,11 +24,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 from aiohttp import web
 
 from aggregator.config import ConfigError, NetworkConfig, load_config
 from beacon.heap import freeze_startup_heap
 from beacon.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE
+from beacon.http_protocol import answer_protocol_errors
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _serve(config: NetworkConfig, config_path: Path, *, reuse_port: bool) -> None:
+    from aggregator.framework import error_response
     from aggregator.web import create_app, reload_members
 
+    answer_protocol_errors(
+        lambda status, message: orjson.dumps(error_response(config, status, message))
+    )
     app = create_app(config, config_path=config_path)
     runner = web.AppRunner(
         app, access_log=None, max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE

@@ -65,12 +65,18 @@ def _event_loop_policy() -> None:
 
 def run_worker(settings: Settings, dsn: str, log_level: str) -> None:
     """Body of one worker process: serve the app on the shared port until SIGTERM."""
+    import orjson
     from aiohttp import web
 
+    from beacon.http_protocol import answer_protocol_errors
+    from beacon.responses import error_response
     from beacon.web import create_app
 
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _event_loop_policy()
+    answer_protocol_errors(
+        lambda status, message: orjson.dumps(error_response(settings, status, message))
+    )
     sock = bind(settings.host, settings.port, listen=True)
     app = create_app(settings, dsn=dsn)
 

@@ -7,6 +7,7 @@ the member list each worker serves before and after a reload.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -134,3 +135,27 @@ async def test_large_header_fields_fit_within_the_limit(
         too_big = {"X-Padding": "a" * (MAX_FIELD_SIZE + 1024)}
         async with session.get(f"{url}/info", headers=too_big) as resp:
             assert resp.status == 400
+
+
+async def test_an_unparseable_request_gets_a_beacon_error_without_an_echo(
+    served: tuple[Process, Path, str],
+) -> None:
+    """aiohttp refuses a request line over MAX_LINE_SIZE before the app runs; the aggregator
+    still answers with its Beacon error document and does not echo the query back."""
+    from beacon.http_limits import MAX_LINE_SIZE
+
+    _, _, url = served
+    query = "referenceName=17&start=43045711&referenceBases=T&alternateBases=GATTACA"
+    long_url = f"{url}/g_variants?{query}&pad={'A' * MAX_LINE_SIZE}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with session.get(long_url) as resp:
+            assert resp.status == 400
+            assert resp.content_type == "application/json"
+            body = await resp.read()
+        async with session.get(f"{url}/info") as resp:
+            assert resp.status == 200
+    document = json.loads(body)
+    assert document["error"]["errorCode"] == 400
+    assert "too long" in document["error"]["errorMessage"]
+    assert document["meta"]["beaconId"] == "org.test.network"
+    assert b"GATTACA" not in body
