@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from beacon.errors import InvalidRequest
 
@@ -64,6 +64,10 @@ class CountMode(enum.StrEnum):
     ROUND = "round"  # n > 0 rounded up to a multiple of t
 
 
+MAX_CARRIER_SPREAD: Final = 1000
+"""Largest ``publicMinCarriersSpread`` accepted."""
+
+
 @dataclass(frozen=True, slots=True)
 class DisclosurePolicy:
     """Per-dataset disclosure limits (decisions in :mod:`beacon.policy`). Defaults protect.
@@ -72,7 +76,10 @@ class DisclosurePolicy:
     (visibility itself comes from the security level); they never decrease with the tier.
     ``count_mode``/``count_threshold`` adjust low counts; ``count_threshold`` is at least 1.
     ``public_min_carriers`` is k: anonymous callers learn nothing about an allele carried by
-    fewer than k eligible participants (0 or 1 disables it).
+    fewer than k eligible participants (0 or 1 disables it). ``public_min_carriers_spread``
+    (s) raises each allele's own threshold above k by a keyed pseudo-random whole number in
+    ``[0, s)`` (:func:`beacon.policy.allele_min_carriers`), so that the answer for an allele
+    carried by about k participants does not follow from the published k; 0 or 1 = exactly k.
 
     Raises :class:`InvalidRequest` (naming the camelCase field) for inconsistent values.
     """
@@ -83,6 +90,7 @@ class DisclosurePolicy:
     count_mode: CountMode = CountMode.FLOOR
     count_threshold: int = 5
     public_min_carriers: int = 20
+    public_min_carriers_spread: int = 20
 
     def __post_init__(self) -> None:
         if self.registered.rank < self.anonymous.rank:
@@ -98,6 +106,11 @@ class DisclosurePolicy:
         if self.public_min_carriers < 0:
             raise InvalidRequest(
                 "publicMinCarriers must not be negative", parameter="publicMinCarriers"
+            )
+        if not 0 <= self.public_min_carriers_spread <= MAX_CARRIER_SPREAD:
+            raise InvalidRequest(
+                f"publicMinCarriersSpread must be between 0 and {MAX_CARRIER_SPREAD}",
+                parameter="publicMinCarriersSpread",
             )
 
 

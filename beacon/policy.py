@@ -3,8 +3,9 @@
 A dataset's :class:`DisclosurePolicy` says, per access tier, the highest
 :class:`~beacon.model.Granularity` an answer may have, how low counts are reported, and how
 many eligible participants must carry an allele before anonymous callers may learn that it
-exists (k-anonymity). :class:`QueryBudget` says how many queries an identity may make per
-window. Nothing here does I/O; storage and the web layer call these functions.
+exists (k-anonymity, each allele's own threshold drawn above k from a keyed hash).
+:class:`QueryBudget` says how many queries an identity may make per window. Nothing here
+does I/O; storage and the web layer call these functions.
 
 Counts follow the Beacon v2 (v2.2) ``countPrecision`` / ``countAdjustedTo`` convention:
 
@@ -22,6 +23,7 @@ callers whose granularity on that dataset is below ``record``.
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ __all__ = [
     "DisclosurePolicy",
     "QueryBudget",
     "adjust_count",
+    "allele_draw",
+    "allele_min_carriers",
     "budget_identity",
     "budget_limit",
     "combined_precision",
@@ -77,6 +81,7 @@ OPEN_POLICY = DisclosurePolicy(
     count_mode=CountMode.EXACT,
     count_threshold=1,
     public_min_carriers=0,
+    public_min_carriers_spread=0,
 )
 """Everything a visible dataset holds, exactly (for open data such as public reference panels)."""
 
@@ -161,23 +166,54 @@ def eligible_carriers(
     return None
 
 
+def allele_draw(
+    key: str, reference_name: str, start: int, reference_bases: str, alternate_bases: str
+) -> int:
+    """An allele's keyed pseudo-random number in ``[0, 2**32)``: the first four bytes of
+    SHA-256 over ``key:reference_name:start:reference_bases:alternate_bases`` (UTF-8), read
+    as an unsigned big-endian integer.
+
+    The allele is in the stored form (0-based ``start``, trimmed bases). ``key`` is the
+    store's secret (``threshold_key``); without it the number cannot be predicted. The same
+    allele gets the same number in every dataset. :mod:`beacon.storage.queries` computes the
+    same number in SQL; a test holds the two together.
+    """
+    text = f"{key}:{reference_name}:{start}:{reference_bases}:{alternate_bases}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+def allele_min_carriers(policy: DisclosurePolicy, draw: int) -> int:
+    """The number of eligible carriers an allele needs before anonymous callers may learn of
+    it: k (``public_min_carriers``) plus ``draw`` modulo the spread s
+    (``public_min_carriers_spread``), so between k and k + s - 1; never below k. ``draw`` is
+    :func:`allele_draw` of the allele. 0 when k-anonymity is off (k <= 1)."""
+    k = policy.public_min_carriers
+    if k <= 1:
+        return 0
+    spread = policy.public_min_carriers_spread
+    return k + (draw % spread if spread > 1 else 0)
+
+
 def hides_allele(
     policy: DisclosurePolicy,
     tier: Tier,
     carriers: int | None,
     allele_count: int | None,
     ploidy: int = 2,
+    *,
+    draw: int = 0,
 ) -> bool:
     """Whether an allele must be left out of answers to callers of ``tier``.
 
-    Only anonymous callers are subject to k-anonymity (``public_min_carriers``). An allele
-    whose carriers are unknown is hidden when k applies (fail closed).
+    Only anonymous callers are subject to k-anonymity: the allele needs
+    :func:`allele_min_carriers` eligible carriers (``draw`` is its :func:`allele_draw`). An
+    allele whose carriers are unknown is hidden when k applies (fail closed).
     """
-    k = policy.public_min_carriers
-    if tier != "anonymous" or k <= 1:
+    needed = allele_min_carriers(policy, draw)
+    if tier != "anonymous" or needed == 0:
         return False
     lower_bound = eligible_carriers(carriers, allele_count, ploidy)
-    return lower_bound is None or lower_bound < k
+    return lower_bound is None or lower_bound < needed
 
 
 # --- JSON (configuration, /datasets, the stored column) ---------------------------------------
@@ -197,7 +233,9 @@ def _int(raw: object, field: str) -> int:
     return raw
 
 
-_KNOWN_KEYS = frozenset({*_TIERS, "countMode", "countThreshold", "publicMinCarriers"})
+_KNOWN_KEYS = frozenset(
+    {*_TIERS, "countMode", "countThreshold", "publicMinCarriers", "publicMinCarriersSpread"}
+)
 
 
 def policy_from_json(
@@ -206,7 +244,8 @@ def policy_from_json(
     """Parse a policy object (camelCase keys); absent keys keep ``base``'s values.
 
     Accepts ``{"anonymous": "boolean", "registered": "count", "controlled": "record",
-    "countMode": "floor", "countThreshold": 5, "publicMinCarriers": 5}``. Raises
+    "countMode": "floor", "countThreshold": 5, "publicMinCarriers": 5,
+    "publicMinCarriersSpread": 20}``. Raises
     :class:`InvalidRequest` naming the offending key (unknown keys are errors too).
     """
     if not data:
@@ -221,6 +260,7 @@ def policy_from_json(
         "count_mode": base.count_mode,
         "count_threshold": base.count_threshold,
         "public_min_carriers": base.public_min_carriers,
+        "public_min_carriers_spread": base.public_min_carriers_spread,
     }
     for tier in _TIERS:
         if tier in data:
@@ -237,6 +277,10 @@ def policy_from_json(
         values["count_threshold"] = _int(data["countThreshold"], "countThreshold")
     if "publicMinCarriers" in data:
         values["public_min_carriers"] = _int(data["publicMinCarriers"], "publicMinCarriers")
+    if "publicMinCarriersSpread" in data:
+        values["public_min_carriers_spread"] = _int(
+            data["publicMinCarriersSpread"], "publicMinCarriersSpread"
+        )
     return DisclosurePolicy(**values)
 
 
@@ -249,6 +293,7 @@ def policy_to_json(policy: DisclosurePolicy) -> dict[str, Any]:
         "countMode": policy.count_mode.value,
         "countThreshold": policy.count_threshold,
         "publicMinCarriers": policy.public_min_carriers,
+        "publicMinCarriersSpread": policy.public_min_carriers_spread,
     }
 
 

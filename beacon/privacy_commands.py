@@ -120,6 +120,11 @@ def _configure_policy(p: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--public-min-carriers", type=int, help="k: hide rarer alleles from anonymous callers"
     )
+    s.add_argument(
+        "--public-min-carriers-spread",
+        type=int,
+        help="s: each allele's own threshold is k plus a secret draw in [0, s) (0 = exactly k)",
+    )
     base = s.add_mutually_exclusive_group()
     base.add_argument("--default", action="store_true", help="start from the default policy")
     base.add_argument("--open", action="store_true", help="start from the open policy")
@@ -162,6 +167,9 @@ def _policy(args: argparse.Namespace, settings: Settings) -> int:
                 public_min_carriers=current.public_min_carriers
                 if args.public_min_carriers is None
                 else args.public_min_carriers,
+                public_min_carriers_spread=current.public_min_carriers_spread
+                if args.public_min_carriers_spread is None
+                else args.public_min_carriers_spread,
             )
             await privacy.set_policy(conn, args.dataset, updated)
             print(_policy_line(args.dataset, updated))

@@ -53,17 +53,19 @@ async def charge_query(leases: BudgetLeases, settings: Settings, caller: Caller)
         )
 
 
-def min_carriers(caller: Caller, datasets: Sequence[Dataset]) -> dict[str, int]:
-    """Dataset id -> k for the datasets on which the caller is subject to k-anonymity.
+def min_carriers(caller: Caller, datasets: Sequence[Dataset]) -> dict[str, tuple[int, int]]:
+    """Dataset id -> (k, spread) for the datasets on which the caller is subject to
+    k-anonymity.
 
     Only datasets where the caller's tier is anonymous and the policy's k exceeds 1 appear;
-    the storage query must leave out their alleles carried by fewer than k participants.
+    the storage query must leave out their alleles carried by fewer participants than each
+    allele's own threshold (:func:`beacon.policy.allele_min_carriers`).
     """
-    out: dict[str, int] = {}
+    out: dict[str, tuple[int, int]] = {}
     for dataset in datasets:
-        k = dataset.policy.public_min_carriers
-        if k > 1 and dataset_tier(caller, dataset) == "anonymous":
-            out[dataset.id] = k
+        policy = dataset.policy
+        if policy.public_min_carriers > 1 and dataset_tier(caller, dataset) == "anonymous":
+            out[dataset.id] = (policy.public_min_carriers, policy.public_min_carriers_spread)
     return out
 
 

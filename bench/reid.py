@@ -17,10 +17,14 @@ Attackers:
   H0 (not in the beacon) an allele of frequency f is absent with probability (1-f)^(2N);
   under H1 with probability delta (1-f)^(2N-2). Large statistics reject H0.
 * aware: knows the beacon's published policy (k: alleles carried by fewer than k
-  participants are hidden) and uses the exact answer probabilities under it,
-  P(yes | H0) = P(Bin(N, c) >= k) and P(yes | H1) = P(Bin(N-1, c) >= k-1) with c the carrier
-  frequency, querying the target's most informative alleles first. With k = 1 it is the
-  classic attacker.
+  participants are hidden; s: each allele's own threshold is k plus a secret draw in [0, s))
+  and uses the exact answer probabilities under it, P(yes | H0) = mean over t of
+  P(Bin(N, c) >= t) and P(yes | H1) = mean over t of P(Bin(N-1, c) >= t-1), t = k .. k+s-1,
+  with c the carrier frequency (the key is secret, so each t is equally likely), querying the
+  target's most informative alleles first. With k = 1 it is the classic attacker.
+
+The default public configuration is attacked as it is and, in the same run, with each
+``--spreads`` value instead of its own (0 = every allele's threshold is exactly k).
 
 Each target's attack runs within one full query budget (the budget is reset between targets,
 as if every target were attacked from a fresh address: the most generous assumption for the
@@ -157,7 +161,7 @@ class Model:
     priority: np.ndarray
 
 
-def attacker_model(cohort: Cohort, k: int) -> Model:
+def attacker_model(cohort: Cohort, k: int, spread: int = 0) -> Model:
     n = len(cohort.beacon)
     panel = cohort.dosage[:, cohort.reference]
     f = (panel.sum(axis=1) + 0.5) / (2 * panel.shape[1] + 1)  # never 0 or 1
@@ -168,8 +172,9 @@ def attacker_model(cohort: Cohort, k: int) -> Model:
         priority = -f  # rarest first
     else:
         c = 1 - (1 - f) ** 2
-        p0 = _binom_sf(k - 1, n, c)
-        p1 = _binom_sf(k - 2, n - 1, c) * (1 - DELTA)
+        thresholds = range(k, k + max(spread, 1))
+        p0 = np.mean([_binom_sf(t - 1, n, c) for t in thresholds], axis=0)
+        p1 = np.mean([_binom_sf(t - 2, n - 1, c) for t in thresholds], axis=0) * (1 - DELTA)
     p0 = np.clip(p0, 1e-300, 1 - 1e-12)
     p1 = np.clip(p1, 1e-300, 1 - 1e-12)
     llr_yes, llr_no = np.log(p1 / p0), np.log((1 - p1) / (1 - p0))
@@ -327,6 +332,15 @@ async def run(args: argparse.Namespace) -> int:
         ("defences off", OPEN_POLICY, replace(base, query_budget=UNLIMITED_BUDGET)),
         ("default public configuration", DEFAULT_POLICY, replace(base, audit_log=True)),
     ]
+    for spread in args.spreads:
+        if spread != DEFAULT_POLICY.public_min_carriers_spread:
+            configs.append(
+                (
+                    f"default but spread {spread}",
+                    replace(DEFAULT_POLICY, public_min_carriers_spread=spread),
+                    replace(base, audit_log=True),
+                )
+            )
     rows = []
     for label, policy, settings in configs:
         conn = await db.connect(dsn)
@@ -340,7 +354,9 @@ async def run(args: argparse.Namespace) -> int:
         async with Beacon(dsn, settings, cohort) as beacon:
             attackers = {"classic": attacker_model(cohort, 1)}
             if policy.public_min_carriers > 1:
-                attackers["aware"] = attacker_model(cohort, policy.public_min_carriers)
+                attackers["aware"] = attacker_model(
+                    cohort, policy.public_min_carriers, policy.public_min_carriers_spread
+                )
             for name, model in attackers.items():
                 t2 = time.perf_counter()
                 s_in = await attack(beacon, model, members, cap)
@@ -365,8 +381,9 @@ async def run(args: argparse.Namespace) -> int:
                 )
             print(f"{label:30s} HTTP requests: {beacon.requests:,}")
     off = [p for label, _, p in rows if label == "defences off"]
-    classic = [p for label, name, p in rows if label != "defences off" and name == "classic"]
-    aware = [p for label, name, p in rows if label != "defences off" and name == "aware"]
+    default = "default public configuration"
+    classic = [p for label, name, p in rows if label == default and name == "classic"]
+    aware = [p for label, name, p in rows if label == default and name == "aware"]
     aware_text = f"{max(aware):.3f}" if aware else "not run"
     print(
         f"targets: defences off power >= 0.95: {'met' if min(off) >= 0.95 else 'NOT met'};"
@@ -388,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--length-mb", type=float, default=20.0, help="simulated sequence (Mb)")
     p.add_argument("--max-queries", type=int, default=300, help="attack queries per target")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--spreads",
+        type=lambda text: [int(v) for v in text.split(",") if v],
+        default=[0],
+        help="also attack the default configuration with these threshold spreads (e.g. 0,10)",
+    )
     p.add_argument("--database-url", help="PostgreSQL DSN (default: embedded, temporary)")
     p.add_argument("--quick", action="store_true", help="smaller cohort for a smoke run")
     args = p.parse_args(argv)

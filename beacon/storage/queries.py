@@ -226,22 +226,33 @@ def _gene(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, list[An
     return f"{annotated} UNION {located}", sql.args
 
 
+# Each allele's keyed draw (beacon.policy.allele_draw): the first 4 bytes of SHA-256 over
+# "key:reference_name:start:reference_bases:alternate_bases", as an unsigned integer.
+_DRAW: Final = (
+    "('x' || encode(substring(sha256(convert_to((SELECT t.key FROM threshold_key t) || ':' || "
+    "h.reference_name || ':' || h.start || ':' || h.reference_bases || ':' || h.alternate_bases,"
+    " 'UTF8')) FROM 1 FOR 4), 'hex'))::bit(32)::bigint"
+)
+
+
 def _hide_rare(
-    matching: tuple[str, list[Any]], min_carriers: Mapping[str, int] | None
+    matching: tuple[str, list[Any]], min_carriers: Mapping[str, tuple[int, int]] | None
 ) -> tuple[str, list[Any]]:
     """k-anonymity (:mod:`beacon.policy`): keep rows of a dataset named in ``min_carriers``
-    only when at least k eligible participants carry them (``carriers``, else the lower bound
+    (dataset id -> (k, spread)) only when at least :func:`beacon.policy.allele_min_carriers`
+    eligible participants carry them (``carriers``, else the lower bound
     ``ceil(allele_count / ploidy)``; unknown both ways: hidden)."""
     inner, args = matching
     if not min_carriers:
         return inner, args
     ids = list(min_carriers)
-    args = [*args, ids, [min_carriers[i] for i in ids]]
-    a, b = f"${len(args) - 1}", f"${len(args)}"
+    args = [*args, ids, [min_carriers[i][0] for i in ids], [min_carriers[i][1] for i in ids]]
+    a, b, c = f"${len(args) - 2}", f"${len(args) - 1}", f"${len(args)}"
     return (
-        f"SELECT h.* FROM ({inner}) h LEFT JOIN unnest({a}::text[], {b}::int[]) AS k (id, k)"
-        " ON k.id = h.dataset_id WHERE k.k IS NULL"
-        " OR coalesce(h.carriers, (h.allele_count + h.ploidy - 1) / h.ploidy) >= k.k",
+        f"SELECT h.* FROM ({inner}) h LEFT JOIN unnest({a}::text[], {b}::int[], {c}::int[])"
+        " AS k (id, k, s) ON k.id = h.dataset_id WHERE k.k IS NULL"
+        " OR coalesce(h.carriers, (h.allele_count + h.ploidy - 1) / h.ploidy)"
+        f" >= k.k + CASE WHEN k.s > 1 THEN {_DRAW} % k.s ELSE 0 END",
         args,
     )
 
@@ -249,7 +260,7 @@ def _hide_rare(
 def count_sql(
     query: VariantQuery,
     dataset_ids: Sequence[str],
-    min_carriers: Mapping[str, int] | None = None,
+    min_carriers: Mapping[str, tuple[int, int]] | None = None,
 ) -> tuple[str, list[Any]]:
     """Statement giving ``(dataset_id, total)`` per dataset with at least one hit."""
     inner, args = _hide_rare(_matching(query, dataset_ids), min_carriers)
@@ -261,7 +272,7 @@ def record_sql(
     dataset_ids: Sequence[str],
     skip: int,
     limit: int,
-    min_carriers: Mapping[str, int] | None = None,
+    min_carriers: Mapping[str, tuple[int, int]] | None = None,
 ) -> tuple[str, list[Any]]:
     """Statement giving one page of rows per dataset, each with its dataset's total.
 
@@ -283,7 +294,7 @@ def record_sql(
 def totals_sql(
     query: VariantQuery,
     dataset_ids: Sequence[str],
-    min_carriers: Mapping[str, int] | None = None,
+    min_carriers: Mapping[str, tuple[int, int]] | None = None,
 ) -> tuple[str, list[Any]]:
     """Statement giving, per dataset with a hit, the sums of :class:`AlleleTotals`."""
     inner, args = _hide_rare(_matching(query, dataset_ids), min_carriers)
@@ -319,12 +330,13 @@ async def find_variants(
     skip: int = 0,
     limit: int = 10,
     timeout_s: float,
-    min_carriers: Mapping[str, int] | None = None,
+    min_carriers: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Found]:
     """Matching alleles per dataset id (datasets without a hit are absent).
 
-    ``min_carriers`` (dataset id -> k) leaves out those datasets' alleles carried by fewer
-    than k participants (k-anonymity for anonymous callers, see :mod:`beacon.policy`).
+    ``min_carriers`` (dataset id -> (k, spread)) leaves out those datasets' alleles carried by
+    fewer than each allele's own threshold, k to k + spread - 1 (k-anonymity for anonymous
+    callers, see :func:`beacon.policy.allele_min_carriers`).
 
     Only ``dataset_ids`` are searched (an empty sequence searches nothing). Records are read
     only at ``Granularity.RECORD`` (``skip``/``limit`` page them per dataset); otherwise only
@@ -359,7 +371,7 @@ async def allele_totals(
     dataset_ids: Sequence[str],
     *,
     timeout_s: float,
-    min_carriers: Mapping[str, int] | None = None,
+    min_carriers: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, AlleleTotals]:
     """Per dataset id with at least one matching allele, the sums of its counts.
 

@@ -3,8 +3,10 @@ JSON round trips and budgets."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -22,6 +24,8 @@ from beacon.policy import (
     DisclosurePolicy,
     QueryBudget,
     adjust_count,
+    allele_draw,
+    allele_min_carriers,
     budget_identity,
     budget_limit,
     combined_precision,
@@ -215,6 +219,42 @@ def test_k_anonymity_uses_allele_counts_when_genotypes_are_absent() -> None:
     assert hides_allele(policy, Tier.ANONYMOUS, None, 3, ploidy=1) is False
 
 
+@pytest.mark.parametrize("k", range(0, 6))
+@pytest.mark.parametrize("spread", range(0, 6))
+@pytest.mark.parametrize("draw", [*range(0, 13), 2**32 - 1])
+def test_each_alleles_threshold_lies_between_k_and_k_plus_spread(
+    k: int, spread: int, draw: int
+) -> None:
+    policy = DisclosurePolicy(public_min_carriers=k, public_min_carriers_spread=spread)
+    needed = allele_min_carriers(policy, draw)
+    if k <= 1:
+        assert needed == 0  # k-anonymity off: the spread changes nothing
+    elif spread <= 1:
+        assert needed == k
+    else:
+        assert needed == k + draw % spread
+        assert k <= needed <= k + spread - 1
+    for carriers in range(0, 12):
+        hidden = hides_allele(policy, Tier.ANONYMOUS, carriers, None, draw=draw)
+        assert hidden is (needed > 0 and carriers < needed)
+        assert hides_allele(policy, Tier.REGISTERED, carriers, None, draw=draw) is False
+
+
+def test_allele_draws_are_keyed_stable_and_spread_evenly() -> None:
+    # SHA-256("k:1:1000:A:G")[:4] as an unsigned big-endian integer.
+    expected = int.from_bytes(hashlib.sha256(b"k:1:1000:A:G").digest()[:4], "big")
+    assert allele_draw("k", "1", 1000, "A", "G") == expected
+    assert allele_draw("k", "1", 1000, "A", "G") == expected  # the same allele, the same draw
+    assert allele_draw("other key", "1", 1000, "A", "G") != expected
+    assert allele_draw("k", "1", 1000, "A", "T") != expected
+    assert allele_draw("k", "1", 1000, "", "G") != allele_draw("k", "1", 100, "0", "G")
+    # Over 20,000 alleles every offset in [0, 20) turns up about equally often (1,000 each;
+    # a fair hash stays well inside 800-1,200).
+    offsets = Counter(allele_draw("key", "1", start, "A", "G") % 20 for start in range(20_000))
+    assert sorted(offsets) == list(range(20))
+    assert all(800 <= n <= 1200 for n in offsets.values()), offsets
+
+
 # --- JSON -----------------------------------------------------------------------------------
 
 
@@ -226,6 +266,7 @@ def test_json_shape_and_partial_updates() -> None:
         "countMode": "floor",
         "countThreshold": 5,
         "publicMinCarriers": 20,
+        "publicMinCarriersSpread": 20,
     }
     assert policy_from_json(None) == DEFAULT_POLICY
     assert policy_from_json({}) == DEFAULT_POLICY
@@ -246,6 +287,9 @@ def test_json_shape_and_partial_updates() -> None:
         ({"countThreshold": True}, "countThreshold"),
         ({"countThreshold": 0}, "countThreshold"),
         ({"publicMinCarriers": 2.5}, "publicMinCarriers"),
+        ({"publicMinCarriersSpread": -1}, "publicMinCarriersSpread"),
+        ({"publicMinCarriersSpread": 1001}, "publicMinCarriersSpread"),
+        ({"publicMinCarriersSpread": "5"}, "publicMinCarriersSpread"),
         ({"minCarriers": 5}, "minCarriers"),
         ({"anonymous": "record", "registered": "count"}, "registered"),
     ],

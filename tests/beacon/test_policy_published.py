@@ -16,6 +16,7 @@ CUSTOM = DisclosurePolicy(
     count_mode=CountMode.ROUND,
     count_threshold=10,
     public_min_carriers=3,
+    public_min_carriers_spread=4,
 )
 
 
@@ -35,6 +36,7 @@ async def test_datasets_and_configuration_publish_the_policies(
             "countMode": "round",
             "countThreshold": 10,
             "publicMinCarriers": 3,
+            "publicMinCarriersSpread": 4,
         }
         assert entries["plain"]["info"]["disclosurePolicy"] == policy_to_json(DEFAULT_POLICY)
 

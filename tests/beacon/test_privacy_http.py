@@ -140,8 +140,11 @@ async def test_a_withdrawn_participant_has_zero_influence_on_every_answer(
 
 
 async def test_k_anonymity_and_count_floors(cohort: str, db: asyncpg.Connection) -> None:
-    # 1:4000 T>C has 5 carriers, 1:1000 A>G one. Default policy but k = 5; floor 5.
-    await privacy.set_policy(db, "w", DisclosurePolicy(public_min_carriers=5))
+    # 1:4000 T>C has 5 carriers, 1:1000 A>G one. Default policy but k = 5 exactly (each
+    # allele's own threshold above k: test_threshold_spread); floor 5.
+    await privacy.set_policy(
+        db, "w", DisclosurePolicy(public_min_carriers=5, public_min_carriers_spread=0)
+    )
     common, rare = _allele("1", 4000, "T", "C"), _allele("1", 1000, "A", "G")
     params = {"datasetIds": "w", "requestedGranularity": "count"}
     async for client in _client(cohort):

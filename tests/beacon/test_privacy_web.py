@@ -9,13 +9,16 @@ from beacon.model import Dataset, DisclosurePolicy, Granularity, SecurityLevel
 from beacon.policy import OPEN_POLICY, CountMode
 from beacon.privacy_web import disclose_counts, min_carriers
 
-FLOOR = Dataset(id="f", name="f", assembly="GRCh38")  # default: floor 5, k 10
+FLOOR = Dataset(id="f", name="f", assembly="GRCh38")  # default: floor 5, k 20, spread 20
 ROUND = Dataset(
     id="r",
     name="r",
     assembly="GRCh38",
     policy=DisclosurePolicy(
-        anonymous=Granularity.COUNT, count_mode=CountMode.ROUND, count_threshold=10
+        anonymous=Granularity.COUNT,
+        count_mode=CountMode.ROUND,
+        count_threshold=10,
+        public_min_carriers_spread=0,
     ),
 )
 OPEN = Dataset(id="o", name="o", assembly="GRCh38", policy=OPEN_POLICY)
@@ -24,7 +27,7 @@ CTL = Dataset(id="c", name="c", assembly="GRCh38", security_level=SecurityLevel.
 
 def test_min_carriers_applies_to_anonymous_tier_on_each_dataset() -> None:
     anonymous = Caller.anonymous("192.0.2.1")
-    assert min_carriers(anonymous, [FLOOR, ROUND, OPEN]) == {"f": 20, "r": 20}
+    assert min_carriers(anonymous, [FLOOR, ROUND, OPEN]) == {"f": (20, 20), "r": (20, 0)}
     registered = Caller("a", Tier.REGISTERED, frozenset(), None)
     assert min_carriers(registered, [FLOOR, ROUND, OPEN]) == {}
 
