@@ -155,8 +155,8 @@ async def main(data_dir: Path) -> None:
         print(f"a search on the page (1-based, as in reports): {agg}/?q={chrom}-{pos}-{ref}-{alt}")
         examples.append(
             (
-                "a GRCh38 SNP (A and B hold GRCh38 data; B hides alleles fewer than 20 carry;"
-                " C is GRCh37, so not applicable)",
+                "a GRCh38 SNP (A and B hold GRCh38 data; B hides rare alleles from anonymous"
+                " callers: each needs its own 20 to 39 carriers; C is GRCh37, so not applicable)",
                 f"{agg}/g_variants?assemblyId=GRCh38&referenceName={chrom}&start={pos - 1}"
                 f"&referenceBases={ref}&alternateBases={alt}&requestedGranularity=count",
             )
