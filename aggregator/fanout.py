@@ -290,9 +290,10 @@ class FanOut:
         """``fetch()``, and a second ``fetch()`` when the first is still running after the
         member's hedge delay and its hedge budget allows; the first OK answer wins, else the
         first request's failure. The returned ``latency_ms`` counts from the first request's
-        start. The request that lost the race is left to finish on its own (within the
-        member's deadline, so its connection goes back to the pool instead of being closed)
-        and its answer time is recorded; if this call is cancelled, both requests are."""
+        start. Each request's own answer time is recorded (the hedge's from its own start).
+        The request that lost the race is left to finish on its own (within the member's
+        deadline, so its connection goes back to the pool instead of being closed) and its
+        time is recorded when it ends; if this call is cancelled, both requests are."""
         hedger = self._client.hedger(member_id)
         hedger.call()
         delay_ms = hedger.delay_ms()
@@ -335,10 +336,10 @@ class FanOut:
                 task.cancel()
             raise
         for task in tasks:
-            if task is not winner and not task.done():
+            if task.done():
+                _observe(hedger, task.result())  # the winner's own time, whichever it was
+            else:
                 self._let_finish(task, hedger)
-        if first.done():
-            _observe(hedger, first.result())
         result = winner.result()
         if winner is not first:
             result = dataclasses.replace(result, latency_ms=(loop.time() - started) * 1000.0)

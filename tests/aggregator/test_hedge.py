@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aggregator.hedge import HedgePolicy, Hedger
+from aggregator.web import CLIENT
 from tests.aggregator.conftest import StartAggregator, StartFake, member_config
 from tests.aggregator.fakes import Behaviour
 
@@ -90,6 +91,11 @@ async def test_a_hung_call_is_answered_by_its_hedge(
     assert doc["responseSummary"]["exists"] is True
     assert len(a.queries()) == 26  # the hung 25th call and its hedge
     assert doc["info"]["beaconNetwork"]["partial"] is False
+    # The winning hedge's own answer time joins the 24 warm-up answers; the hung call's is
+    # not there (it has not answered).
+    times = list(client.app[CLIENT].hedger("a")._times)
+    assert len(times) == 25
+    assert max(times) < 1000.0
 
 
 async def test_without_hedging_the_hung_call_times_out(
