@@ -216,17 +216,27 @@ def run_wrk(
     }
 
 
+FIXED_ROUTE = "/bench/fixed"
+FIXED_BODY = b'{"meta":{"beaconId":"baseline"},"responseSummary":{"exists":true}}'
+"""The floor's answer, and the `app, fixed` layer's."""
+
+
 def baseline_server(workers: int) -> None:
     """`bench/query.py --baseline`: the same stack with one fixed-answer handler."""
-    import multiprocessing
-
     from beacon.serve import bind
 
     reserved = bind("127.0.0.1", 0, listen=False)
     port = reserved.getsockname()[1]
     print(f"baseline: http://127.0.0.1:{port}", flush=True)
+    _run_workers(_baseline_worker, (port,), workers)
+
+
+def _run_workers(target: Any, args: tuple[Any, ...], workers: int) -> None:
+    """Run ``workers`` spawned processes of ``target(*args)`` until SIGTERM."""
+    import multiprocessing
+
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_baseline_worker, args=(port,)) for _ in range(workers)]
+    procs = [ctx.Process(target=target, args=args) for _ in range(workers)]
     for p in procs:
         p.start()
 
@@ -240,16 +250,13 @@ def baseline_server(workers: int) -> None:
 
 
 def _baseline_worker(port: int) -> None:
-    import orjson
     import uvloop
     from aiohttp import web
 
     from beacon.serve import bind
 
-    body = orjson.dumps({"meta": {"beaconId": "baseline"}, "responseSummary": {"exists": True}})
-
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=FIXED_BODY, content_type="application/json")
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
@@ -257,12 +264,8 @@ def _baseline_worker(port: int) -> None:
     web.run_app(app, sock=bind("127.0.0.1", port, listen=True), access_log=None, print=None)
 
 
-FIXED_ROUTE = "/bench/fixed"
-
-
 def layer_server(layer: str, workers: int) -> None:
     """`bench/query.py --layer fixed|no-lookup`: `beacon serve`'s workers with one patch each."""
-    import multiprocessing
     from dataclasses import replace
 
     from beacon.config import load_settings
@@ -272,24 +275,12 @@ def layer_server(layer: str, workers: int) -> None:
     settings = replace(load_settings(os.environ), host="127.0.0.1", port=reserved.getsockname()[1])
     dsn = os.environ["BEACON_DATABASE_URL"]
     print(f"layer {layer}: http://127.0.0.1:{settings.port}", flush=True)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_layer_worker, args=(layer, settings, dsn)) for i in range(workers)]
-    for p in procs:
-        p.start()
-
-    def handle(signum: int, frame: object) -> None:
-        for p in procs:
-            p.terminate()
-
-    signal.signal(signal.SIGTERM, handle)
-    for p in procs:
-        p.join()
+    _run_workers(_layer_worker, (layer, settings, dsn), workers)
 
 
 def _layer_worker(layer: str, settings: Any, dsn: str) -> None:
     import logging
 
-    import orjson
     from aiohttp import web
 
     import beacon.web
@@ -297,11 +288,10 @@ def _layer_worker(layer: str, settings: Any, dsn: str) -> None:
     from beacon.storage import queries
 
     if layer == "fixed":
-        body = orjson.dumps({"meta": {"beaconId": "baseline"}, "responseSummary": {"exists": True}})
         create_app = beacon.web.create_app
 
         async def fixed(request: web.Request) -> web.Response:
-            return web.Response(body=body, content_type="application/json")
+            return web.Response(body=FIXED_BODY, content_type="application/json")
 
         def create_with_fixed(*args: Any, **kwargs: Any) -> web.Application:
             app = create_app(*args, **kwargs)

@@ -41,6 +41,16 @@ def _position(i: int) -> int:
     return 10_000 + 10 * i  # 1-based
 
 
+SPAN = {
+    "assemblyId": "GRCh38",
+    "referenceName": "5",
+    "start": "0",
+    "end": str(_position(ALLELES) + 1),
+    "requestedGranularity": "count",
+}
+"""A range over every allele, counted."""
+
+
 def _write_vcf(path: Path) -> Path:
     samples = [f"S{j}" for j in range(SAMPLES)]
     lines = [
@@ -113,14 +123,7 @@ async def test_each_allele_is_shown_to_anonymous_callers_at_its_own_threshold(
                 )
                 assert v1["exists"] is expected[i], (i, "v1")
         # A range over every allele counts exactly the alleles shown one by one.
-        span = {
-            "assemblyId": "GRCh38",
-            "referenceName": "5",
-            "start": "0",
-            "end": str(_position(ALLELES) + 1),
-            "requestedGranularity": "count",
-        }
-        body = await _get(client, "/g_variants", span)
+        body = await _get(client, "/g_variants", SPAN)
         assert body["responseSummary"]["numTotalResults"] == sum(expected)
 
 
@@ -135,15 +138,8 @@ async def test_a_spread_of_zero_is_exactly_k_and_never_below_k(
         public_min_carriers_spread=0,
     )
     await privacy.set_policy(db, "s", exact)
-    span = {
-        "assemblyId": "GRCh38",
-        "referenceName": "5",
-        "start": "0",
-        "end": str(_position(ALLELES) + 1),
-        "requestedGranularity": "count",
-    }
     app = create_app(Settings(), dsn=dsn)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        body = await _get(client, "/g_variants", span)
+        body = await _get(client, "/g_variants", SPAN)
     at_least_k = sum(1 for i in range(ALLELES) if _carriers(i) >= 3)
     assert body["responseSummary"]["numTotalResults"] == at_least_k
