@@ -4,12 +4,12 @@
 
 Writes (once; reused from ``--dir``) a deterministic synthetic VCF with ``--samples``
 diploid samples (multi-allelic sites, indels, MNPs; :mod:`beacon.synthetic`), a sites-only
-copy and a BGZF-compressed copy of the first (``.vcf.gz``, as bgzip writes it), then for
-each file measures in this same run:
+copy, a BGZF-compressed copy of the first (``.vcf.gz``, as bgzip writes it) and a BCF copy
+(``.bcf``, as htslib writes it), then for each file measures in this same run:
 
 * the parse floor: cyvcf2 reading every record and its genotypes (``genotype.array()``),
   or its INFO AC for the sites-only file, single-threaded (decompressing too, for the
-  ``.vcf.gz``): what any loader built on cyvcf2 must spend;
+  ``.vcf.gz`` and the ``.bcf``): what any loader built on cyvcf2 must spend;
 * the full ``load_vcf`` into PostgreSQL (``BEACON_DATABASE_URL``, else an embedded server
   in a temporary directory), committed;
 
@@ -35,6 +35,16 @@ import cyvcf2
 from beacon.ingest import LoadOptions, load_vcf
 from beacon.storage import db, embedded, migrate
 from beacon.synthetic import write_bgzf, write_vcf
+
+
+def write_bcf(src: Path, dst: Path) -> None:
+    """Every record of ``src`` written to ``dst`` as BCF by htslib (cyvcf2's Writer)."""
+    reader = cyvcf2.VCF(str(src))
+    writer = cyvcf2.Writer(str(dst), reader, mode="wb")
+    for record in reader:
+        writer.write_record(record)
+    writer.close()
+    reader.close()
 
 
 def parse_floor(path: Path, genotypes: bool) -> float:
@@ -111,6 +121,13 @@ async def main() -> None:
         write_bgzf(full, tmp)
         tmp.rename(bgzf)
         print(f"wrote {bgzf} in {time.perf_counter() - started:.1f} s")
+    bcf = full.with_suffix(".bcf")
+    if not bcf.exists():
+        started = time.perf_counter()
+        tmp = bcf.with_name(bcf.name + ".tmp")
+        write_bcf(full, tmp)
+        tmp.rename(bcf)
+        print(f"wrote {bcf} in {time.perf_counter() - started:.1f} s")
     dsn = os.environ.get("BEACON_DATABASE_URL") or ""
     if not dsn:
         pg_dir = Path(tempfile.mkdtemp(prefix="beacon-bench-pg-"))
@@ -127,6 +144,7 @@ async def main() -> None:
     await measure(dsn, sites, "bench-sites", genotypes=False, repeat=args.repeat)
     await measure(dsn, full, "bench-genotypes", genotypes=True, repeat=args.repeat)
     await measure(dsn, bgzf, "bench-genotypes-bgzf", genotypes=True, repeat=args.repeat)
+    await measure(dsn, bcf, "bench-genotypes-bcf", genotypes=True, repeat=args.repeat)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 The file is parsed (by :mod:`beacon.ingest.reader`) while the rows already parsed are sent
 to PostgreSQL by binary COPY; large files are parsed in reader processes so that every core
-works: an uncompressed or BGZF-compressed VCF is cut into one range of whole lines per core
-(:mod:`beacon.ingest.split`; BGZF between block boundaries, no index needed), while a plain
-gzip file or a BCF is parsed by one reader process.
+works: an uncompressed or BGZF-compressed VCF is cut into one range of whole lines per core,
+and a BCF into one range of whole records per core (:mod:`beacon.ingest.split`; BGZF between
+block boundaries, no index needed), while a plain gzip file is parsed by one reader process.
 The rows go into a staging table that is swapped in when the whole file has been read
 (:mod:`beacon.storage.load`): a failed or killed load changes nothing.
 """
@@ -155,11 +155,11 @@ async def _batches_from_readers(plans: list[ParsePlan], header: FileHeader) -> A
 
 
 def reader_plans(plan: ParsePlan, size_bytes: int, strict: bool) -> list[ParsePlan]:
-    """One plan per reader process: an uncompressed or BGZF-compressed VCF of at least
-    :data:`PARALLEL_MIN_BYTES` (``size_bytes``, compressed for BGZF) is cut into one range
-    of whole lines per core (not under ``strict``, whose error names the record's number in
-    the whole file); else one plan. Raises :class:`LoadError` when the file cannot be
-    read."""
+    """One plan per reader process: an uncompressed or BGZF-compressed VCF, or a BCF, of at
+    least :data:`PARALLEL_MIN_BYTES` (``size_bytes``, compressed for BGZF and BCF) is cut into
+    one range of whole lines (records) per core (not under ``strict``, whose error names the
+    record's number in the whole file); else one plan. Raises :class:`LoadError` when the
+    file cannot be read."""
     cores = os.cpu_count() or 1
     if strict or cores < 2 or size_bytes < PARALLEL_MIN_BYTES:
         return [plan]
@@ -169,6 +169,8 @@ def reader_plans(plan: ParsePlan, size_bytes: int, strict: bool) -> list[ParsePl
         parts = split.split_plain_vcf(plan.path, readers, MIN_PART_BYTES)
         if not parts:
             parts = split.split_bgzf_vcf(plan.path, readers, MIN_PART_BYTES)
+        if not parts:
+            parts = split.split_bgzf_bcf(plan.path, readers, MIN_PART_BYTES)
     except OSError as exc:
         raise LoadError(f"{plan.path}: cannot be read ({exc})") from exc
     return [dataclasses.replace(plan, byte_range=part) for part in parts] or [plan]

@@ -3,10 +3,13 @@
 An uncompressed VCF is cut into byte ranges (:class:`ByteRange`); a BGZF-compressed one
 (``bgzip``: concatenated gzip members, each naming its size in a ``BC`` extra subfield) into
 ranges between BGZF virtual offsets (:class:`BgzfRange`), found by walking the block headers
-(no index needed). Plain gzip and BCF are not cut.
+(no index needed). A BCF (always BGZF) is cut the same way at record starts, found by
+following every record's two length fields from the end of the header (no index needed
+either). Plain gzip is not cut.
 
 Each reader gets the header followed by its share of the records, uncompressed, through a
-pipe (:class:`RangeFeed`), so that cyvcf2 parses it as a complete VCF. The header and the
+pipe (:class:`RangeFeed`), so that cyvcf2 parses it as a complete VCF (or an uncompressed
+BCF). The header and the
 first 64 KiB of records are written into the pipe before the parser opens it (the parser
 reads the header, and peeks beyond it, without letting other threads run), so a file is only
 cut when that fits in a pipe; the rest is written by a thread while the parser reads (it
@@ -40,6 +43,9 @@ _BGZF_MAGIC: Final = b"\x1f\x8b\x08\x04"  # gzip, deflate, FEXTRA set
 _BGZF_HEAD: Final = 18  # a header with just the BC subfield (what bgzip writes)
 _GZIP_TAIL: Final = 8  # CRC32, ISIZE
 _VCF_MAGIC: Final = b"##fileformat=VCF"
+_BCF_MAGIC: Final = b"BCF\x02"
+_BCF_HEAD: Final = 9  # magic (5 bytes: "BCF", major 2, minor) and the header text's length
+_BCF_MIN_SHARED: Final = 24  # CHROM, POS, rlen, QUAL, n_allele_info, n_fmt_sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +348,110 @@ def _cut_bgzf(blocks: _Blocks, parts: int, min_part_bytes: int) -> tuple[BgzfRan
         cut = blocks.line_start(i)
         if cut > cuts[-1] and cut < blocks.total:
             cuts.append(cut)
+    cuts.append(blocks.total)
+    ranges = tuple(
+        BgzfRange(header_end, blocks.virtual(a), blocks.virtual(b))
+        for a, b in itertools.pairwise(cuts)
+    )
+    return ranges if len(ranges) > 1 else ()
+
+
+def split_bgzf_bcf(path: str, parts: int, min_part_bytes: int = 1 << 20) -> tuple[BgzfRange, ...]:
+    """Cut the BCF at ``path`` (BGZF-compressed, as htslib writes it) into up to ``parts``
+    ranges of about equal compressed size, each starting at the first record that starts at
+    or after the start of a block's data; together they hold every record exactly once, in
+    order. ``header_end`` is the length of the uncompressed header (magic, length, text).
+
+    Every block header is read; records are followed from the end of the header to the last
+    cut by their length fields (``l_shared``, ``l_indiv``), inflating only the blocks where a
+    record starts. Returns ``()`` when it is not worth or not possible: not a BGZF-compressed
+    BCF, a block cut short or damaged, a record length that leads past the end, a header too
+    large for a pipe, or fewer than two ranges of at least ``min_part_bytes`` compressed.
+    Raises :class:`OSError` when the file cannot be read.
+    """
+    if parts < 2:
+        return ()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if not os.pread(fd, 4, 0).startswith(_BGZF_MAGIC):
+            return ()
+        try:
+            first, _ = _read_bgzf_block(fd, path, 0)
+        except LoadError:
+            return ()
+        if not first.startswith(_BCF_MAGIC):
+            return ()
+        blocks = _Blocks.walk(fd, path, os.fstat(fd).st_size)
+        if blocks is None:
+            return ()
+        try:
+            return _cut_bcf(blocks, parts, min_part_bytes)
+        except LoadError:
+            return ()  # a damaged block: parsed whole, its reader reports it
+    finally:
+        os.close(fd)
+
+
+class _Stream:
+    """Reads of the uncompressed stream of :class:`_Blocks` at given positions, keeping the
+    last block inflated (records are followed forwards)."""
+
+    __slots__ = ("_blocks", "_data", "_index")
+
+    def __init__(self, blocks: _Blocks) -> None:
+        self._blocks = blocks
+        self._index = -1
+        self._data = b""
+
+    def read(self, position: int, length: int) -> bytes:
+        """``length`` bytes from ``position`` (fewer at the end of the stream)."""
+        blocks = self._blocks
+        out = b""
+        while len(out) < length and position < blocks.total:
+            i = blocks.block_at(position)
+            if i != self._index:
+                self._index, self._data = i, blocks.data(i)
+            at = position - blocks.starts[i]
+            piece = self._data[at : at + length - len(out)]
+            if not piece:  # the walk's lengths and the inflated data disagree
+                raise LoadError(f"{blocks.path}: a BGZF block is shorter than it says")
+            out += piece
+            position += len(piece)
+        return out
+
+
+def _cut_bcf(blocks: _Blocks, parts: int, min_part_bytes: int) -> tuple[BgzfRange, ...]:
+    stream = _Stream(blocks)
+    head = stream.read(0, _BCF_HEAD)
+    if len(head) < _BCF_HEAD or not head.startswith(_BCF_MAGIC):
+        return ()
+    header_end = _BCF_HEAD + int.from_bytes(head[5:9], "little")
+    if header_end + _AHEAD >= _capacity() or header_end >= blocks.total:
+        return ()
+    data_start = blocks.offsets[blocks.block_at(header_end)]
+    data_end = blocks.virtual(blocks.total) >> 16
+    parts = min(parts, (data_end - data_start) // max(min_part_bytes, 1))
+    if parts < 2:
+        return ()
+    step = (data_end - data_start) // parts
+    last = len(blocks.offsets) - 1
+    targets = [
+        blocks.starts[bisect.bisect_left(blocks.offsets, data_start + k * step, hi=last)]
+        for k in range(1, parts)
+    ]
+    cuts = [header_end]
+    position = header_end
+    for target in targets:
+        while position < target:
+            lengths = stream.read(position, 8)
+            shared = int.from_bytes(lengths[:4], "little")
+            if len(lengths) < 8 or shared < _BCF_MIN_SHARED:
+                return ()  # not a record: parsed whole, its reader reports the damage
+            position += 8 + shared + int.from_bytes(lengths[4:], "little")
+        if position > blocks.total:
+            return ()
+        if cuts[-1] < position < blocks.total:
+            cuts.append(position)
     cuts.append(blocks.total)
     ranges = tuple(
         BgzfRange(header_end, blocks.virtual(a), blocks.virtual(b))

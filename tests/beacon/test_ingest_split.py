@@ -23,6 +23,7 @@ from beacon.ingest.split import (
     BgzfRange,
     FileRange,
     RangeFeed,
+    split_bgzf_bcf,
     split_bgzf_vcf,
     split_plain_vcf,
 )
@@ -354,6 +355,113 @@ async def test_a_cut_bgzf_load_equals_an_uncut_load(
     assert all(isinstance(p.byte_range, BgzfRange) for p in plans)
     assert reader_plans(_plan(gz), gz.stat().st_size, strict=True) == [_plan(gz)]
     cut = await load_vcf(database_url, gz, LoadOptions(dataset_id="cut", assembly="GRCh38"))
+    assert (cut.records_read, cut.alleles_stored, cut.skipped) == (
+        whole.records_read,
+        whole.alleles_stored,
+        whole.skipped,
+    )
+    assert cut.records_read == 6000
+    assert await _stored(db, "cut") == await _stored(db, "whole")
+
+
+# BCF
+
+
+def _bcf(tmp_path: Path, name: str, *, samples: int, block_size: int | None = None) -> Path:
+    """A BCF of a synthetic VCF, as htslib writes it, or re-blocked into ``block_size``-byte
+    BGZF blocks (records then cross block boundaries)."""
+    plain = write_vcf(tmp_path / f"{name}.vcf", sites=4000, samples=samples, seed=6)
+    bcf = htslib_copy(plain, tmp_path / f"{name}.bcf", "wb")
+    if block_size is None:
+        return bcf
+    raw = tmp_path / f"{name}.ubcf"
+    raw.write_bytes(gzip.decompress(bcf.read_bytes()))
+    return write_bgzf(raw, tmp_path / f"{name}.small.bcf", block_size=block_size)
+
+
+def _record_starts(raw: bytes) -> tuple[int, set[int]]:
+    """The header's length and every record's start in an uncompressed BCF (walked here,
+    independently of the code under test)."""
+    assert raw[:4] == b"BCF\x02"
+    header_end = 9 + int.from_bytes(raw[5:9], "little")
+    starts, at = set(), header_end
+    while at < len(raw):
+        starts.add(at)
+        shared = int.from_bytes(raw[at : at + 4], "little")
+        indiv = int.from_bytes(raw[at + 4 : at + 8], "little")
+        at += 8 + shared + indiv
+    assert at == len(raw)
+    return header_end, starts
+
+
+def test_bcf_ranges_hold_every_record_once_in_whole_records(tmp_path: Path) -> None:
+    for block_size in (None, 1000):
+        bcf = _bcf(tmp_path, f"r{block_size}", samples=20, block_size=block_size)
+        raw = gzip.decompress(bcf.read_bytes())
+        header_end, starts = _record_starts(raw)
+        ranges = split_bgzf_bcf(str(bcf), 3, min_part_bytes=1000)
+        assert len(ranges) == 3, block_size
+        assert {r.header_end for r in ranges} == {header_end}
+        fed = [_fed(bcf, r) for r in ranges]
+        assert all(f[:header_end] == raw[:header_end] for f in fed)
+        records = [f[header_end:] for f in fed]
+        assert b"".join(records) == raw[header_end:]
+        cut = header_end
+        for part in records[:-1]:
+            cut += len(part)
+            assert cut in starts  # every cut is a record start
+        for left, right in itertools.pairwise(ranges):
+            assert left.end == right.start
+
+
+def test_bcf_parts_read_the_same_rows_as_the_whole_file(tmp_path: Path) -> None:
+    for samples, block_size in ((30, None), (30, 1000), (0, 700)):
+        bcf = _bcf(tmp_path, f"p{samples}{block_size}", samples=samples, block_size=block_size)
+        plain = tmp_path / f"p{samples}{block_size}.vcf"
+        whole = _read_all(_plan(plain))
+        assert _read_all(_plan(bcf)) == whole
+        ranges = split_bgzf_bcf(str(bcf), 3, min_part_bytes=500)
+        assert len(ranges) >= 2
+        plan = _plan(bcf)
+        parts = [_read_all(dataclasses.replace(plan, byte_range=r)) for r in ranges]
+        assert all(p[2] > 0 for p in parts)
+        _assert_parts_make_the_whole(parts, whole, records=4000)
+
+
+def test_files_that_are_not_cut_as_bcf(tmp_path: Path) -> None:
+    bcf = _bcf(tmp_path, "n", samples=4, block_size=1000)
+    assert len(split_bgzf_bcf(str(bcf), 2, min_part_bytes=1000)) == 2
+    assert split_bgzf_bcf(str(bcf), 2, min_part_bytes=10**9) == ()  # too small to be worth it
+    assert split_bgzf_bcf(str(bcf), 1, min_part_bytes=1) == ()
+    assert split_bgzf_vcf(str(bcf), 2, min_part_bytes=1) == ()
+    plain = tmp_path / "n.vcf"
+    assert split_bgzf_bcf(str(plain), 2, min_part_bytes=1) == ()
+    gz = write_bgzf(plain, tmp_path / "n.vcf.gz", block_size=1000)
+    assert split_bgzf_bcf(str(gz), 2, min_part_bytes=1) == ()
+    truncated = tmp_path / "t.bcf"
+    truncated.write_bytes(bcf.read_bytes()[:-40])  # ends inside its last data block
+    assert split_bgzf_bcf(str(truncated), 2, min_part_bytes=1) == ()
+    # A record whose length leads past the end of the file: not cut (its reader reports it).
+    raw = bytearray(gzip.decompress(bcf.read_bytes()))
+    header_end, _ = _record_starts(bytes(raw))
+    raw[header_end : header_end + 4] = (10**9).to_bytes(4, "little")
+    (tmp_path / "bad.ubcf").write_bytes(bytes(raw))
+    bad = write_bgzf(tmp_path / "bad.ubcf", tmp_path / "bad.bcf", block_size=1000)
+    assert split_bgzf_bcf(str(bad), 2, min_part_bytes=1) == ()
+
+
+async def test_a_cut_bcf_load_equals_an_uncut_load(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = write_vcf(tmp_path / "big.vcf", sites=6000, samples=60, seed=9)
+    whole = await load_vcf(database_url, plain, LoadOptions(dataset_id="whole", assembly="GRCh38"))
+    bcf = htslib_copy(plain, tmp_path / "big.bcf", "wb")
+    _small_parts(monkeypatch)
+    plans = reader_plans(_plan(bcf), bcf.stat().st_size, strict=False)
+    assert len(plans) > 1
+    assert all(isinstance(p.byte_range, BgzfRange) for p in plans)
+    assert reader_plans(_plan(bcf), bcf.stat().st_size, strict=True) == [_plan(bcf)]
+    cut = await load_vcf(database_url, bcf, LoadOptions(dataset_id="cut", assembly="GRCh38"))
     assert (cut.records_read, cut.alleles_stored, cut.skipped) == (
         whole.records_read,
         whole.alleles_stored,
