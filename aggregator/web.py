@@ -44,6 +44,7 @@ from aggregator.merge import merge
 from aggregator.registry import Registry
 from aggregator.responses import member_answer_json, network_response, query_summary, summary_json
 from aggregator.schemas import OfficialSchemas
+from beacon.defects import log_defect
 from beacon.errors import BeaconError, InvalidRequest
 from beacon.model import BeaconRequest
 from beacon.request import parse_g_variants
@@ -95,10 +96,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _json(error_response(config, exc.status, exc.reason), exc.status)
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
         # The last line of defence: a defect must still answer in the Beacon error shape,
-        # without a stack trace for the caller (it is logged here, with the cause).
-        log.exception("unexpected error answering %s %s", request.method, request.path)
+        # without a stack trace for the caller (logged here, without the message's values).
+        log_defect(log, exc, f"answering {request.method} {request.path}")
         return _json(error_response(config, 500, "internal error"), 500)
 
 

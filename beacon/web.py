@@ -30,6 +30,7 @@ from beacon.auth.guard import bearer_challenge
 from beacon.budget_leases import BudgetLeases
 from beacon.client_address import client_address as resolve_client_address
 from beacon.config import Settings
+from beacon.defects import log_defect
 from beacon.errors import (
     BeaconError,
     InvalidRequest,
@@ -555,8 +556,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except asyncio.CancelledError:
         raise
-    except Exception:
-        log.exception("unexpected error answering %s %s", request.method, _endpoint(request))
+    except Exception as exc:
+        log_defect(log, exc, f"answering {request.method} {_endpoint(request)}")
         return _error(request, 500, "internal error", None)
 
 
