@@ -26,7 +26,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from beacon.errors import LoadError
 
@@ -304,56 +304,7 @@ def split_bgzf_vcf(path: str, parts: int, min_part_bytes: int = 1 << 20) -> tupl
     ranges of at least ``min_part_bytes`` compressed. Raises :class:`OSError` when the file
     cannot be read.
     """
-    if parts < 2:
-        return ()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if not os.pread(fd, 4, 0).startswith(_BGZF_MAGIC):
-            return ()
-        try:
-            first, _ = _read_bgzf_block(fd, path, 0)
-        except LoadError:
-            return ()
-        if first[: len(_VCF_MAGIC)] != _VCF_MAGIC[: len(first)]:
-            return ()  # BCF (b"BCF\2"), or not a VCF: not worth walking every block
-        blocks = _Blocks.walk(fd, path, os.fstat(fd).st_size)
-        if blocks is None:
-            return ()
-        try:
-            return _cut_bgzf(blocks, parts, min_part_bytes)
-        except LoadError:
-            return ()  # a damaged block: parsed whole, its reader reports it
-    finally:
-        os.close(fd)
-
-
-def _cut_bgzf(blocks: _Blocks, parts: int, min_part_bytes: int) -> tuple[BgzfRange, ...]:
-    capacity = _capacity()
-    head = blocks.head(capacity)
-    if not head.startswith(_VCF_MAGIC):
-        return ()  # BCF inflates to b"BCF\2"
-    header_end = _header_length(head)
-    if header_end is None or header_end + _AHEAD >= capacity or header_end >= blocks.total:
-        return ()
-    first = blocks.block_at(header_end)
-    data_start = blocks.offsets[first]
-    data_end = blocks.virtual(blocks.total) >> 16
-    parts = min(parts, (data_end - data_start) // max(min_part_bytes, 1))
-    if parts < 2:
-        return ()
-    step = (data_end - data_start) // parts
-    cuts = [header_end]
-    for k in range(1, parts):
-        i = bisect.bisect_left(blocks.offsets, data_start + k * step, hi=len(blocks.offsets) - 1)
-        cut = blocks.line_start(i)
-        if cut > cuts[-1] and cut < blocks.total:
-            cuts.append(cut)
-    cuts.append(blocks.total)
-    ranges = tuple(
-        BgzfRange(header_end, blocks.virtual(a), blocks.virtual(b))
-        for a, b in itertools.pairwise(cuts)
-    )
-    return ranges if len(ranges) > 1 else ()
+    return _split_bgzf(path, parts, min_part_bytes, _VcfLines)
 
 
 def split_bgzf_bcf(path: str, parts: int, min_part_bytes: int = 1 << 20) -> tuple[BgzfRange, ...]:
@@ -369,6 +320,35 @@ def split_bgzf_bcf(path: str, parts: int, min_part_bytes: int = 1 << 20) -> tupl
     large for a pipe, or fewer than two ranges of at least ``min_part_bytes`` compressed.
     Raises :class:`OSError` when the file cannot be read.
     """
+    return _split_bgzf(path, parts, min_part_bytes, _BcfRecords)
+
+
+class _Records(Protocol):
+    """Where a BGZF file's records start: after its header, and near each block."""
+
+    header_end: int
+    """Length of the uncompressed header."""
+
+    def first_start(self, i: int) -> int | None:
+        """Uncompressed position of the first record at or after the start of block ``i``'s
+        data (``total`` when none follows); ``None`` when the records cannot be followed."""
+        ...
+
+
+class _RecordsKind(Protocol):
+    def holds(self, first: bytes) -> bool:
+        """Whether a file whose first block inflates to ``first`` is of this kind."""
+        ...
+
+    def of(self, blocks: _Blocks, capacity: int) -> _Records | None:
+        """The records of ``blocks``, or ``None`` when the header is not of this kind or
+        does not fit in ``capacity`` bytes."""
+        ...
+
+
+def _split_bgzf(
+    path: str, parts: int, min_part_bytes: int, kind: _RecordsKind
+) -> tuple[BgzfRange, ...]:
     if parts < 2:
         return ()
     fd = os.open(path, os.O_RDONLY)
@@ -379,17 +359,75 @@ def split_bgzf_bcf(path: str, parts: int, min_part_bytes: int = 1 << 20) -> tupl
             first, _ = _read_bgzf_block(fd, path, 0)
         except LoadError:
             return ()
-        if not first.startswith(_BCF_MAGIC):
-            return ()
+        if not kind.holds(first):
+            return ()  # not worth walking every block
         blocks = _Blocks.walk(fd, path, os.fstat(fd).st_size)
         if blocks is None:
             return ()
         try:
-            return _cut_bcf(blocks, parts, min_part_bytes)
+            capacity = _capacity()
+            records = kind.of(blocks, capacity)
+            if records is None:
+                return ()
+            return _cut(blocks, records, capacity, parts, min_part_bytes)
         except LoadError:
             return ()  # a damaged block: parsed whole, its reader reports it
     finally:
         os.close(fd)
+
+
+def _cut(
+    blocks: _Blocks, records: _Records, capacity: int, parts: int, min_part_bytes: int
+) -> tuple[BgzfRange, ...]:
+    """Up to ``parts`` ranges of about equal compressed size, cut at the first record start
+    in the block nearest each equal share."""
+    header_end = records.header_end
+    if header_end + _AHEAD >= capacity or header_end >= blocks.total:
+        return ()
+    data_start = blocks.offsets[blocks.block_at(header_end)]
+    data_end = blocks.virtual(blocks.total) >> 16
+    parts = min(parts, (data_end - data_start) // max(min_part_bytes, 1))
+    if parts < 2:
+        return ()
+    step = (data_end - data_start) // parts
+    last = len(blocks.offsets) - 1
+    cuts = [header_end]
+    for k in range(1, parts):
+        nearest = bisect.bisect_left(blocks.offsets, data_start + k * step, hi=last)
+        cut = records.first_start(nearest)
+        if cut is None:
+            return ()  # parsed whole, its reader reports the damage
+        if cuts[-1] < cut < blocks.total:
+            cuts.append(cut)
+    cuts.append(blocks.total)
+    ranges = tuple(
+        BgzfRange(header_end, blocks.virtual(a), blocks.virtual(b))
+        for a, b in itertools.pairwise(cuts)
+    )
+    return ranges if len(ranges) > 1 else ()
+
+
+class _VcfLines:
+    """The record lines of a BGZF-compressed VCF."""
+
+    def __init__(self, blocks: _Blocks, header_end: int) -> None:
+        self._blocks = blocks
+        self.header_end = header_end
+
+    @staticmethod
+    def holds(first: bytes) -> bool:
+        return first[: len(_VCF_MAGIC)] == _VCF_MAGIC[: len(first)]  # BCF is b"BCF\2"
+
+    @classmethod
+    def of(cls, blocks: _Blocks, capacity: int) -> _VcfLines | None:
+        head = blocks.head(capacity)
+        if not head.startswith(_VCF_MAGIC):
+            return None
+        header_end = _header_length(head)
+        return None if header_end is None else cls(blocks, header_end)
+
+    def first_start(self, i: int) -> int:
+        return self._blocks.line_start(i)
 
 
 class _Stream:
@@ -420,44 +458,42 @@ class _Stream:
         return out
 
 
-def _cut_bcf(blocks: _Blocks, parts: int, min_part_bytes: int) -> tuple[BgzfRange, ...]:
-    stream = _Stream(blocks)
-    head = stream.read(0, _BCF_HEAD)
-    if len(head) < _BCF_HEAD or not head.startswith(_BCF_MAGIC):
-        return ()
-    header_end = _BCF_HEAD + int.from_bytes(head[5:9], "little")
-    if header_end + _AHEAD >= _capacity() or header_end >= blocks.total:
-        return ()
-    data_start = blocks.offsets[blocks.block_at(header_end)]
-    data_end = blocks.virtual(blocks.total) >> 16
-    parts = min(parts, (data_end - data_start) // max(min_part_bytes, 1))
-    if parts < 2:
-        return ()
-    step = (data_end - data_start) // parts
-    last = len(blocks.offsets) - 1
-    targets = [
-        blocks.starts[bisect.bisect_left(blocks.offsets, data_start + k * step, hi=last)]
-        for k in range(1, parts)
-    ]
-    cuts = [header_end]
-    position = header_end
-    for target in targets:
+class _BcfRecords:
+    """The records of a BCF, followed forwards by their length fields from the header's end
+    (asked for blocks in increasing order)."""
+
+    def __init__(self, blocks: _Blocks, stream: _Stream, header_end: int) -> None:
+        self._blocks = blocks
+        self._stream = stream
+        self.header_end = header_end
+        self._position = header_end  # a record start
+
+    @staticmethod
+    def holds(first: bytes) -> bool:
+        return first.startswith(_BCF_MAGIC)
+
+    @classmethod
+    def of(cls, blocks: _Blocks, capacity: int) -> _BcfRecords | None:
+        del capacity  # the header's length is in its first bytes
+        stream = _Stream(blocks)
+        head = stream.read(0, _BCF_HEAD)
+        if len(head) < _BCF_HEAD or not head.startswith(_BCF_MAGIC):
+            return None
+        return cls(blocks, stream, _BCF_HEAD + int.from_bytes(head[5:9], "little"))
+
+    def first_start(self, i: int) -> int | None:
+        target = self._blocks.starts[i]
+        position = self._position
         while position < target:
-            lengths = stream.read(position, 8)
+            lengths = self._stream.read(position, 8)
             shared = int.from_bytes(lengths[:4], "little")
             if len(lengths) < 8 or shared < _BCF_MIN_SHARED:
-                return ()  # not a record: parsed whole, its reader reports the damage
+                return None  # not a record
             position += 8 + shared + int.from_bytes(lengths[4:], "little")
-        if position > blocks.total:
-            return ()
-        if cuts[-1] < position < blocks.total:
-            cuts.append(position)
-    cuts.append(blocks.total)
-    ranges = tuple(
-        BgzfRange(header_end, blocks.virtual(a), blocks.virtual(b))
-        for a, b in itertools.pairwise(cuts)
-    )
-    return ranges if len(ranges) > 1 else ()
+        if position > self._blocks.total:
+            return None
+        self._position = position
+        return position
 
 
 def _plain_records(fd: int, path: str, part: ByteRange) -> Iterator[bytes]:
