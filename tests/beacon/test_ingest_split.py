@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from beacon.errors import LoadError
-from beacon.ingest import LoadOptions, load_vcf, loader
+from beacon.ingest import LoadOptions, LoadReport, load_vcf, loader
 from beacon.ingest.loader import PARALLEL_MIN_BYTES, reader_plans
 from beacon.ingest.reader import ParsePlan, read_batches, read_header
 from beacon.ingest.split import (
@@ -131,12 +131,19 @@ async def test_a_cut_load_equals_an_uncut_load(
         shutil.copyfileobj(src, out)
     cut = await load_vcf(database_url, plain, LoadOptions(dataset_id="cut", assembly="GRCh38"))
     whole = await load_vcf(database_url, gz, LoadOptions(dataset_id="whole", assembly="GRCh38"))
+    await _assert_same_load(db, cut, whole, records=12_000)
+
+
+async def _assert_same_load(
+    db: asyncpg.Connection, cut: LoadReport, whole: LoadReport, *, records: int
+) -> None:
+    """Datasets "cut" and "whole" were loaded alike: the same report and the same rows."""
     assert (cut.records_read, cut.alleles_stored, cut.skipped) == (
         whole.records_read,
         whole.alleles_stored,
         whole.skipped,
     )
-    assert cut.records_read == 12_000
+    assert cut.records_read == records
     assert await _stored(db, "cut") == await _stored(db, "whole")
 
 
@@ -342,26 +349,28 @@ def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader, "MIN_PART_BYTES", 16 * 1024)
 
 
-async def test_a_cut_bgzf_load_equals_an_uncut_load(
-    db: asyncpg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("packed", ["bgzf", "bcf"])
+async def test_a_cut_compressed_load_equals_an_uncut_load(
+    db: asyncpg.Connection,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    packed: str,
 ) -> None:
     plain = write_vcf(tmp_path / "big.vcf", sites=6000, samples=60, seed=9)
     assert plain.stat().st_size < PARALLEL_MIN_BYTES  # read whole, in-process
     whole = await load_vcf(database_url, plain, LoadOptions(dataset_id="whole", assembly="GRCh38"))
-    gz = write_bgzf(plain, tmp_path / "big.vcf.gz")
+    if packed == "bgzf":
+        path = write_bgzf(plain, tmp_path / "big.vcf.gz")
+    else:
+        path = htslib_copy(plain, tmp_path / "big.bcf", "wb")
     _small_parts(monkeypatch)
-    plans = reader_plans(_plan(gz), gz.stat().st_size, strict=False)
+    plans = reader_plans(_plan(path), path.stat().st_size, strict=False)
     assert len(plans) > 1
     assert all(isinstance(p.byte_range, BgzfRange) for p in plans)
-    assert reader_plans(_plan(gz), gz.stat().st_size, strict=True) == [_plan(gz)]
-    cut = await load_vcf(database_url, gz, LoadOptions(dataset_id="cut", assembly="GRCh38"))
-    assert (cut.records_read, cut.alleles_stored, cut.skipped) == (
-        whole.records_read,
-        whole.alleles_stored,
-        whole.skipped,
-    )
-    assert cut.records_read == 6000
-    assert await _stored(db, "cut") == await _stored(db, "whole")
+    assert reader_plans(_plan(path), path.stat().st_size, strict=True) == [_plan(path)]
+    cut = await load_vcf(database_url, path, LoadOptions(dataset_id="cut", assembly="GRCh38"))
+    await _assert_same_load(db, cut, whole, records=6000)
 
 
 # BCF
@@ -448,27 +457,6 @@ def test_files_that_are_not_cut_as_bcf(tmp_path: Path) -> None:
     (tmp_path / "bad.ubcf").write_bytes(bytes(raw))
     bad = write_bgzf(tmp_path / "bad.ubcf", tmp_path / "bad.bcf", block_size=1000)
     assert split_bgzf_bcf(str(bad), 2, min_part_bytes=1) == ()
-
-
-async def test_a_cut_bcf_load_equals_an_uncut_load(
-    db: asyncpg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    plain = write_vcf(tmp_path / "big.vcf", sites=6000, samples=60, seed=9)
-    whole = await load_vcf(database_url, plain, LoadOptions(dataset_id="whole", assembly="GRCh38"))
-    bcf = htslib_copy(plain, tmp_path / "big.bcf", "wb")
-    _small_parts(monkeypatch)
-    plans = reader_plans(_plan(bcf), bcf.stat().st_size, strict=False)
-    assert len(plans) > 1
-    assert all(isinstance(p.byte_range, BgzfRange) for p in plans)
-    assert reader_plans(_plan(bcf), bcf.stat().st_size, strict=True) == [_plan(bcf)]
-    cut = await load_vcf(database_url, bcf, LoadOptions(dataset_id="cut", assembly="GRCh38"))
-    assert (cut.records_read, cut.alleles_stored, cut.skipped) == (
-        whole.records_read,
-        whole.alleles_stored,
-        whole.skipped,
-    )
-    assert cut.records_read == 6000
-    assert await _stored(db, "cut") == await _stored(db, "whole")
 
 
 async def test_a_bgzf_load_damaged_after_planning_changes_nothing(
