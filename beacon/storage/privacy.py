@@ -13,7 +13,7 @@ cannot answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ import orjson
 from beacon.errors import NotFound
 from beacon.model import Consent, Granularity
 from beacon.policy import DisclosurePolicy, policy_from_json, policy_to_json
+from beacon.storage import audit_copy
 from beacon.storage.db import unavailable_as_error
 
 Executor = asyncpg.Connection | asyncpg.Pool
@@ -246,33 +247,28 @@ AUDIT_COLUMNS = (
 
 
 async def write_audit(db: Executor, entries: Sequence[AuditEntry], *, timeout_s: float) -> None:
-    """Append ``entries`` to the audit log in one binary COPY (one transaction: all or none).
+    """Append ``entries`` to the audit log in one binary COPY (one transaction: all or none),
+    encoded by :mod:`beacon.storage.audit_copy`.
 
-    An entry's ``at`` is kept when set (the time the query was answered), else the store's
-    clock. Raises :class:`beacon.errors.StoreUnavailable` when the database cannot take them
-    within ``timeout_s`` seconds.
+    An entry's ``at`` is kept when set (the time the query was answered), else the time of
+    this call. Raises :class:`beacon.errors.StoreUnavailable` when the database cannot take
+    them within ``timeout_s`` seconds.
     """
     if not entries:
         return
-    records = [
-        (
-            e.at or datetime.now(UTC),
-            e.subject,
-            e.client_address,
-            e.tier,
-            e.endpoint,
-            list(e.datasets),
-            [g.value for g in e.granularities],
-            e.returned_granularity.value,
-            e.exists,
-            e.status,
-        )
-        for e in entries
-    ]
+    payload = audit_copy.encode_rows(entries, datetime.now(UTC))
     async with unavailable_as_error():
-        await db.copy_records_to_table(
-            "audit_log", records=records, columns=AUDIT_COLUMNS, timeout=timeout_s
+        await db.copy_to_table(
+            "audit_log",
+            source=_chunks(payload),  # not bytes: asyncpg would take them for a file name
+            columns=AUDIT_COLUMNS,
+            format="binary",
+            timeout=timeout_s,
         )
+
+
+async def _chunks(payload: bytes) -> AsyncIterator[bytes]:
+    yield payload
 
 
 async def read_audit(
