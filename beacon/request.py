@@ -169,10 +169,13 @@ def _text(value: Any, name: str) -> str:
     text = value.strip()
     if len(text) > MAX_TEXT:
         raise InvalidRequest(f"{name} is too long (at most {MAX_TEXT} characters)", parameter=name)
+    if not text.isprintable():
+        raise InvalidRequest(f"{name} must not contain control characters", parameter=name)
     return text
 
 
-_INTEGER: Final = re.compile(r"\s*\+?\d{1,19}\s*")
+_INTEGER: Final = re.compile(r"\s*\+?[0-9]{1,19}\s*")
+_NEGATIVE: Final = re.compile(r"\s*-[0-9]{1,19}\s*")
 
 
 def _integer(value: Any, name: str, *, minimum: int = 0, maximum: int = MAX_POSITION) -> int:
@@ -186,6 +189,8 @@ def _integer(value: Any, name: str, *, minimum: int = 0, maximum: int = MAX_POSI
         isinstance(value, str) and _INTEGER.fullmatch(value)
     ):
         number = int(value)
+    elif isinstance(value, str) and _NEGATIVE.fullmatch(value):
+        number = int(value)  # a number, out of range below
     else:
         raise InvalidRequest(f"{name} must be an integer, got {str(value)[:40]!r}", parameter=name)
     if number < minimum or number > maximum:
@@ -231,6 +236,8 @@ def _bases(value: Any, name: str) -> str:
     text = _text(value, name) if not isinstance(value, str) else value.strip()
     if len(text) > MAX_BASES:
         raise InvalidRequest(f"{name} is too long (at most {MAX_BASES} bases)", parameter=name)
+    if "," in text:
+        raise InvalidRequest(f"{name} takes one allele, got several", parameter=name)
     if text in ("-", "."):
         return ""
     return normalize.bases(text, parameter=name)
@@ -517,6 +524,10 @@ def _query(p: Mapping[str, Any]) -> VariantQuery:
             raise InvalidRequest(
                 "end must equal start plus the length of referenceBases", parameter="end"
             )
+        if ref[:1] == alt[:1] == "N" and min(len(ref), len(alt)) == 1:
+            # An indel padded with one unknown base before it (N>NC, NA>N), as v1 clients
+            # and networks write an indel whose preceding base they do not know.
+            start, ref, alt = start + 1, ref[1:], alt[1:]
         trimmed = normalize.trim(start, ref, alt)
         return VariantQuery(
             QueryKind.SEQUENCE, chrom, asm, trimmed.start, trimmed.end,
@@ -547,10 +558,22 @@ def _reconcile_assembly(given: str | None, implied: str | None) -> str | None:
     return given or implied
 
 
+def _id_allele(text: str) -> str:
+    """REF or ALT of a variant id, upper-case (ids match whatever the case): bases, or a
+    symbolic or breakend allele (``<DEL>``, ``N[2:321682[``), in printable ASCII."""
+    if not text or not text.isascii() or not text.isprintable():
+        raise InvalidRequest(
+            "the alleles of a variant id must be bases (ACGTN) or a symbolic allele",
+            parameter="id",
+        )
+    return text.upper()
+
+
 def variant_id_query(variant_id: str) -> VariantQuery:
     """A query for one ``variantInternalId`` (``<chrom>-<vcf pos>-<vcf ref>-<vcf alt>``).
 
-    The position is 1-based, as in a VCF; raises InvalidRequest naming ``id``.
+    The position is 1-based, as in a VCF; bases may be written in either case. Raises
+    InvalidRequest naming ``id``.
     """
     parts = variant_id.split("-")
     if len(parts) != 4 or len(variant_id) > MAX_TEXT:
@@ -560,13 +583,14 @@ def variant_id_query(variant_id: str) -> VariantQuery:
         )
     chrom = normalize.chromosome(parts[0], parameter="id")
     position = _integer(parts[1], "id", minimum=1)
+    ref, alt = _id_allele(parts[2]), _id_allele(parts[3])
     return VariantQuery(
         QueryKind.IDENTIFIER,
         chrom,
         start=position - 1,
-        reference_bases=parts[2],
-        alternate_bases=parts[3],
-        variant_id=f"{chrom}-{position}-{parts[2]}-{parts[3]}",
+        reference_bases=ref,
+        alternate_bases=alt,
+        variant_id=f"{chrom}-{position}-{ref}-{alt}",
     )
 
 

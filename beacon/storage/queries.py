@@ -167,8 +167,9 @@ def _matching(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, lis
         start = sql.arg(query.start)
         sql.add(f"v.start >= {start} AND v.start <= {sql.arg(query.start + len(ref))}")
         sql.add(f"v.vcf_start = {start}")
-        sql.add(f"v.vcf_ref = {sql.arg(ref)}")
-        sql.add(f"v.vcf_alt = {sql.arg(query.alternate_bases or '')}")
+        # Ids are matched whatever the case the VCF wrote (the query's alleles are upper-case).
+        sql.add(f"upper(v.vcf_ref) = {sql.arg(ref)}")
+        sql.add(f"upper(v.vcf_alt) = {sql.arg(query.alternate_bases or '')}")
     else:  # pragma: no cover - every kind is handled above
         raise AssertionError(query.kind)
     _filters(sql, query)

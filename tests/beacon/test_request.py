@@ -182,10 +182,81 @@ def test_received_summary_is_truthful() -> None:
         ({"geneId": "BRCA1", "start": "5"}, "start"),
         ({"allele": "17:g.5A>G", "referenceName": "17"}, "referenceName"),
         ({**SNP, "end": "43045799"}, "end"),
+        # PostgreSQL text cannot hold NUL; no parameter may carry a control character
+        ({"geneId": "BRCA1\x00"}, "geneId"),
+        ({"geneId": "\x00"}, "geneId"),
+        ({**SNP, "assemblyId": "GRCh38\x01"}, "assemblyId"),
+        ({**SNP, "datasetIds": "a\x00b"}, "datasetIds"),
+        ({**SNP, "variantType": "SNP\x7f"}, "variantType"),
+        # digits other than ASCII ones are not numbers here
+        ({**SNP, "start": "\uff17\uff18\uff19"}, "start"),
+        ({**SNP, "start": "\u0661\u0662"}, "start"),
+        # several values where one allele is expected
+        ({**SNP, "alternateBases": "G,T"}, "alternateBases"),
     ],
 )
 def test_errors_name_the_parameter(params: dict[str, Any], parameter: str) -> None:
     assert _error(params) == parameter
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("start", "-5", "must be between 0 and"),
+        ("skip", "-1", "must be between 0 and"),
+        ("limit", "-1", "must be between 0 and"),
+        ("variantMinLength", "-1", "must be between 0 and"),
+        ("start", "five", "must be an integer"),
+        ("alternateBases", "G,T", "takes one allele"),
+        ("geneId", "A\x00B", "control characters"),
+    ],
+)
+def test_error_messages_say_what_is_wrong(name: str, value: str, message: str) -> None:
+    params = {"geneId": "BRCA1"} if name == "geneId" else {**SNP}
+    params[name] = value
+    with pytest.raises(InvalidRequest) as caught:
+        parse_g_variants(params, None)
+    assert caught.value.parameter == name
+    assert message in caught.value.message
+
+
+def test_an_indel_padded_with_an_unknown_base_is_the_indel() -> None:
+    def parsed(start: str, ref: str, alt: str) -> tuple[object, ...]:
+        q = parse_g_variants({**SNP, "start": start, "referenceBases": ref,
+                              "alternateBases": alt}, None).query  # fmt: skip
+        return (q.start, q.end, q.reference_bases, q.alternate_bases)
+
+    # v1 networks write an indel whose preceding base they do not know with an N before it
+    assert parsed("99", "N", "NC") == parsed("99", "A", "AC") == (100, 100, "", "C")
+    assert parsed("99", "NAG", "N") == parsed("99", "TAG", "T") == (100, 102, "AG", "")
+    # an N that is not such a padding keeps matching any one base
+    assert parsed("99", "NA", "NC") == (99, 101, "NA", "NC")
+    assert parsed("99", "N", "C") == (99, 100, "N", "C")
+    assert parsed("99", "NC", "N")[2:] == ("C", "")
+
+
+@pytest.mark.parametrize(
+    ("variant_id", "expected"),
+    [
+        ("17-43045712-t-c", ("T", "C", "17-43045712-T-C")),
+        ("1-100-A-<del>", ("A", "<DEL>", "1-100-A-<DEL>")),
+        ("2-321681-G-g[13:123457[", ("G", "G[13:123457[", "2-321681-G-G[13:123457[")),
+    ],
+)
+def test_variant_ids_are_read_whatever_the_case(
+    variant_id: str, expected: tuple[str, str, str]
+) -> None:
+    q = parse_g_variants(None, None, variant_id=variant_id).query
+    assert (q.reference_bases, q.alternate_bases, q.variant_id) == expected
+
+
+@pytest.mark.parametrize(
+    "variant_id", ["1-10-A-G\x00", "1-10-\x00-G", "1-10-\u00e9-G", "1-10-A-\xff", "1-10--G"]
+)
+def test_variant_ids_with_bad_alleles_are_refused(variant_id: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_g_variants(None, None, variant_id=variant_id)
+    assert caught.value.parameter == "id"
 
 
 def test_body_errors() -> None:

@@ -86,6 +86,45 @@ async def test_padded_and_trimmed_indels_find_the_same_allele(client: TestClient
     )
 
 
+async def test_indels_padded_with_an_unknown_base_find_the_allele(client: TestClient) -> None:
+    # As v1 clients and networks write an indel whose preceding base they do not know.
+    chrom = {"referenceName": "17"}
+    assert await _exists(
+        client, **chrom, start="43045799", referenceBases="NAG", alternateBases="N"
+    )
+    assert await _exists(
+        client, **chrom, start="43045899", referenceBases="N", alternateBases="NTT"
+    )
+    assert not await _exists(
+        client, **chrom, start="43045899", referenceBases="N", alternateBases="NT"
+    )
+    v1 = {"assemblyId": "GRCh38", "includeDatasetResponses": "HIT", **chrom}
+    for ref, alt, start in (("NAG", "N", "43045799"), ("N", "NTT", "43045899")):
+        response = await client.get(
+            "/api/v1/query",
+            params={**v1, "start": start, "referenceBases": ref, "alternateBases": alt},
+        )
+        assert (await response.json())["exists"] is True, (ref, alt)
+
+
+async def test_bad_text_is_refused_before_the_database(client: TestClient) -> None:
+    for path, params in (
+        ("/g_variants", {"geneId": "A\x00B"}),
+        ("/g_variants/1-10-A-G\x00", {}),
+        ("/g_variants/1-10-\u00e9-G", {}),
+        ("/g_variants", {**SNP, "assemblyId": "GRCh38\x00"}),
+    ):
+        response = await client.get(path, params=params)
+        body = await response.json()
+        assert response.status == 400, (path, params, body)
+        assert body["error"]["errorCode"] == 400
+    response = await client.post(
+        "/g_variants", json={"query": {"requestParameters": {"geneId": "a\x00"}}}
+    )
+    assert response.status == 400
+    assert "geneId" in (await response.json())["error"]["errorMessage"]
+
+
 async def test_hgvs_short_forms(client: TestClient) -> None:
     for allele in (
         "NC_000017.11:g.43045712T>C",
@@ -208,6 +247,11 @@ async def test_record_granularity_and_pagination(client: TestClient) -> None:
     assert (await (await client.get("/g_variants/17-43045712-T-G")).json())["responseSummary"][
         "exists"
     ] is False
+    # ids are read whatever the case of their bases
+    lower = await (await client.get("/g_variants/17-43045712-t-c")).json()
+    assert (
+        lower["response"]["resultSets"][0]["results"][0]["variantInternalId"] == "17-43045712-T-C"
+    )
 
 
 async def test_post_spellings_are_equivalent(client: TestClient) -> None:
