@@ -88,7 +88,7 @@ def decide(
     if member.api is MemberApi.V1:
         converted = to_v1_params(ctx.request, assemblies)
         if isinstance(converted, NotExpressible):
-            return settled(MemberStatus.NOT_APPLICABLE, converted.reason)
+            return settled(MemberStatus.UNSUPPORTED, converted.reason)
     return None
 
 

@@ -4,9 +4,10 @@ The rules (documented in ``docs/aggregator.md``):
 
 * ``exists`` is **True** when any member answered yes; **False** only when every *applicable*
   member (status other than ``not_applicable``) answered no; otherwise it is **unknown**
-  (``None``). A member that timed out, failed, refused the caller or was skipped by its
-  breaker therefore never turns into a "no". With no applicable member at all the network
-  holds no data for the query, and the answer is False.
+  (``None``). A member that timed out, failed, refused the caller, was skipped by its
+  breaker or could not be asked because its API cannot express the query (``unsupported``)
+  therefore never turns into a "no". With no applicable member at all the network holds no
+  data for the query, and the answer is False.
 * Duplicate result sets (the same ``(beaconId, datasetId)`` reached through two members, e.g.
   a beacon asked directly and again through a nested aggregator) are kept once, from the
   member listed first.

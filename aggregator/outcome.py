@@ -20,6 +20,7 @@ class MemberStatus(enum.StrEnum):
     ERROR = "error"
     UNAUTHORIZED = "unauthorized"
     NOT_APPLICABLE = "not_applicable"
+    UNSUPPORTED = "unsupported"  # its API cannot express the query: it was not asked
     SKIPPED = "skipped"  # the member's circuit breaker is open
 
     @property
@@ -29,7 +30,13 @@ class MemberStatus(enum.StrEnum):
 
 
 _FAILED = frozenset(
-    {MemberStatus.TIMEOUT, MemberStatus.ERROR, MemberStatus.UNAUTHORIZED, MemberStatus.SKIPPED}
+    {
+        MemberStatus.TIMEOUT,
+        MemberStatus.ERROR,
+        MemberStatus.UNAUTHORIZED,
+        MemberStatus.SKIPPED,
+        MemberStatus.UNSUPPORTED,
+    }
 )
 
 

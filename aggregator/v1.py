@@ -6,9 +6,10 @@ empty reference bases, a deletion empty alternate bases), which v1 cannot say, s
 re-padded with one ``N`` base before them (v1's wildcard for "any base"): a deletion of ``A``
 at ``s`` becomes ``start = s - 1, referenceBases = NA, alternateBases = N``.
 
-Queries v1 cannot express (gene, identifier, length bounds, mate names, variant types outside
-v1's vocabulary, a missing assembly when the member serves several, unknown reference bases)
-yield a :class:`NotExpressible` reason: the member is *not applicable*, never a "no".
+Queries v1 cannot express (gene, identifier, length bounds, mate names, overlap ranges,
+variant types outside v1's vocabulary, a missing assembly when the member serves several,
+unknown reference bases)
+yield a :class:`NotExpressible` reason: the member is *unsupported* (not asked), never a "no".
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def to_v1_params(
             ref, alt, start = "N" + ref, "N" + alt, start - 1
         params.update(start=str(start), referenceBases=ref, alternateBases=alt)
     elif q.kind is QueryKind.RANGE:
-        if q.end is None:
-            return NotExpressible("v1 range queries need an end")
-        params.update(start=str(q.start), end=str(q.end), referenceBases="N")
+        # v1's start + end name one allele's exact bounds, and a bracket covering every
+        # allele that overlaps would scan the chromosome from its first base.
+        return NotExpressible("v1 beacons cannot be asked for every allele overlapping a range")
     else:
         if q.end is None or q.start_max is None or q.end_max is None:
             return NotExpressible("v1 bracket queries need all four bounds")

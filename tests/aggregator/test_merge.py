@@ -111,6 +111,11 @@ def test_examples() -> None:
     timeout = MemberOutcome("c", "c", MemberStatus.TIMEOUT)
     na = MemberOutcome("d", "d", MemberStatus.NOT_APPLICABLE)
     assert merge([no, na]).exists is False
+    # a member whose API cannot express the query was not asked: unknown, not "no"
+    unsupported = MemberOutcome("e", "e", MemberStatus.UNSUPPORTED, message="v1: no ranges")
+    assert merge([no, unsupported]).exists is None
+    assert merge([unsupported]).exists is None
+    assert merge([yes, unsupported]).exists is True
     assert merge([no, timeout]).exists is None
     assert merge([yes, timeout]).exists is True
     assert merge([yes, timeout]).count == 2

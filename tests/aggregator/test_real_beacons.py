@@ -63,7 +63,15 @@ async def sites(
             ],
             2,
         ),
-        "org.site.b": ("GRCh38", ["1\t101\t.\tA\tT\t.\tPASS\tAC=5;AN=100"], 0),
+        "org.site.b": (
+            "GRCh38",
+            [
+                "1\t101\t.\tA\tT\t.\tPASS\tAC=5;AN=100",
+                "1\t301\t.\tT\tTC\t.\tPASS\tAC=3;AN=100",
+                "1\t401\t.\tCA\tC\t.\tPASS\tAC=2;AN=100",
+            ],
+            0,
+        ),
         "org.site.c": ("GRCh37", ["1\t101\t.\tA\tT\t.\tPASS\t.\tGT\t0/1"], 1),
     }
     names: list[str] = []

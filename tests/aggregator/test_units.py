@@ -83,10 +83,18 @@ def test_v1_indels_are_padded_with_a_wildcard_base() -> None:
 
 
 def test_v1_range_and_inexpressible_queries() -> None:
+    # v1's start + end are one allele's exact bounds, not an overlap window.
     ranged = to_v1_params(req(start="100", end="200", variantType="DEL"))
-    assert isinstance(ranged, dict)
-    assert ranged["end"] == "200"
-    assert ranged["variantType"] == "DEL"
+    assert isinstance(ranged, NotExpressible)
+    bracket = to_v1_params(req(start="100,110", end="200,210", variantType="DEL"))
+    assert isinstance(bracket, dict)
+    assert (bracket["startMin"], bracket["startMax"], bracket["endMin"], bracket["endMax"]) == (
+        "100",
+        "110",
+        "200",
+        "210",
+    )
+    assert bracket["variantType"] == "DEL"
     gene = parse_g_variants({"geneId": "BRCA1"}, None)
     assert isinstance(to_v1_params(gene), NotExpressible)
     no_assembly = parse_g_variants(

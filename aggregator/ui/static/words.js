@@ -42,6 +42,8 @@ export function statusWords(status, message, { assembly = null, assemblies = [] 
       if (message) return `Not applicable: ${message}`;
       return "Not applicable: this site cannot answer this kind of search";
     }
+    case "unsupported":
+      return `Not asked: this site's API cannot express this search${detail}`;
     case "answered":
       return message ?? "";
     default:
