@@ -67,7 +67,9 @@ def comparable(e: privacy.AuditEntry) -> tuple[object, ...]:
     )
 
 
-async def written_back(db: asyncpg.Connection, entries: list[privacy.AuditEntry]) -> list[tuple[object, ...]]:
+async def written_back(
+    db: asyncpg.Connection, entries: list[privacy.AuditEntry]
+) -> list[tuple[object, ...]]:
     await privacy.write_audit(db, entries, timeout_s=10)
     got = await privacy.read_audit(db, limit=1000)
     return [comparable(e) for e in sorted(got, key=lambda e: e.id or 0)]
