@@ -627,7 +627,10 @@ def create_app(
         app.cleanup_ctx.append(_authenticator_ctx)
     app[METRICS] = Metrics(worker=str(os.getpid()))
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        if route.method == "GET":  # and HEAD wherever GET is served (RFC 9110)
+            app.router.add_get(route.path, route.handler, allow_head=True)
+        else:
+            app.router.add_route(route.method, route.path, route.handler)
     from beacon import v1
 
     v1.add_routes(app)

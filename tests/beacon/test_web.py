@@ -76,6 +76,17 @@ async def test_unknown_path_is_404_and_wrong_method_405(database_url: str) -> No
         assert response.status == 404
 
 
+async def test_head_is_served_wherever_get_is(database_url: str) -> None:
+    async with beacon_client(database_url) as client:
+        for path in ("/", "/info", "/service-info", "/datasets", "/health", "/openapi.json"):
+            got = await client.get(path)
+            head = await client.head(path)
+            assert head.status == got.status == 200, path
+            assert head.headers["Content-Type"] == got.headers["Content-Type"], path
+            assert await head.read() == b"", path
+        assert (await client.head("/g_variants", params={"start": "x"})).status == 400
+
+
 async def test_oversized_body_is_413(database_url: str) -> None:
     async with beacon_client(database_url, max_body_bytes=1024) as client:
         response = await client.post("/g_variants", data=b"{" + b" " * 4096 + b"}")
