@@ -39,6 +39,27 @@ def info_response(config: NetworkConfig, base_url: str) -> dict[str, Any]:
 _ENVIRONMENTS = ("prod", "test", "dev", "staging")
 
 
+def service_info_response(config: NetworkConfig) -> dict[str, Any]:
+    """``/service-info``: the network in the GA4GH service-info 1.0 shape."""
+    return {
+        "id": config.id,
+        "name": config.name,
+        "type": {"group": "org.ga4gh", "artifact": "beacon", "version": API_VERSION},
+        "description": config.description or f"Beacon network of {len(config.members)} members",
+        "organization": {
+            "name": config.organization_name,
+            "url": config.welcome_url or f"urn:{config.organization_id}",
+        },
+        "environment": config.environment if config.environment in _ENVIRONMENTS else "dev",
+        "version": "0.1.0",
+    }
+
+
+def filtering_terms_response(config: NetworkConfig) -> dict[str, Any]:
+    """``/filtering_terms``: the network offers none (variant queries only)."""
+    return {"meta": _meta(config), "response": {"filteringTerms": [], "resources": []}}
+
+
 def _variant_entry_type() -> dict[str, Any]:
     return {
         "id": "genomicVariation",

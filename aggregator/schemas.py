@@ -20,6 +20,8 @@ from referencing.jsonschema import DRAFT202012
 RESPONSES = "framework/json/responses"
 DOCUMENTS = {
     "info": f"{RESPONSES}/beaconInfoResponse.json",
+    "service-info": f"{RESPONSES}/ga4gh-service-info-1-0-0-schema.json",
+    "filtering_terms": f"{RESPONSES}/beaconFilteringTermsResponse.json",
     "configuration": f"{RESPONSES}/beaconConfigurationResponse.json",
     "map": f"{RESPONSES}/beaconMapResponse.json",
     "resultsets": f"{RESPONSES}/beaconResultsetsResponse.json",

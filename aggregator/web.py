@@ -37,8 +37,10 @@ from aggregator.framework import (
     configuration_response,
     entry_types_response,
     error_response,
+    filtering_terms_response,
     info_response,
     map_response,
+    service_info_response,
 )
 from aggregator.merge import merge
 from aggregator.registry import Registry
@@ -258,6 +260,14 @@ async def info(request: web.Request) -> web.StreamResponse:
     return _json(info_response(config, _base_url(request)))
 
 
+async def service_info(request: web.Request) -> web.Response:
+    return _json(service_info_response(request.app[CONFIG]))
+
+
+async def filtering_terms(request: web.Request) -> web.Response:
+    return _json(filtering_terms_response(request.app[CONFIG]))
+
+
 async def configuration(request: web.Request) -> web.Response:
     return _json(configuration_response(request.app[CONFIG]))
 
@@ -366,10 +376,11 @@ def create_app(config: NetworkConfig, *, config_path: Path | None = None) -> web
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/", info)
     app.router.add_get("/info", info)
-    app.router.add_get("/service-info", info)
+    app.router.add_get("/service-info", service_info)
     app.router.add_get("/configuration", configuration)
     app.router.add_get("/map", beacon_map)
     app.router.add_get("/entry_types", entry_types)
+    app.router.add_get("/filtering_terms", filtering_terms)
     app.router.add_get("/g_variants", g_variants)
     app.router.add_post("/g_variants", g_variants)
     app.router.add_get("/g_variants/stream", g_variants_stream)

@@ -165,6 +165,8 @@ async def test_network_of_real_beacons(
     # The aggregator's own framework documents validate, so it can be nested.
     for path, kind_name in (
         ("/info", "info"),
+        ("/service-info", "service-info"),
+        ("/filtering_terms", "filtering_terms"),
         ("/configuration", "configuration"),
         ("/map", "map"),
     ):
@@ -173,3 +175,12 @@ async def test_network_of_real_beacons(
     resp = await client.get("/g_variants", params={**QUERY, "start": "-5"})
     assert resp.status == 400
     assert schemas.errors("error", await resp.json()) == []
+    # Text the members could not store is refused here, before any member is asked: a query
+    # that made members fail would otherwise open their breakers for every caller.
+    for _ in range(4):
+        resp = await client.get("/g_variants", params={"geneId": "A\x00B"})
+        assert resp.status == 400
+        assert (await resp.json())["error"]["errorCode"] == 400
+    resp = await client.get("/g_variants", params=QUERY)
+    net = (await resp.json())["info"]["beaconNetwork"]
+    assert {m["status"] for m in net["members"]} == {"answered", "not_applicable"}
