@@ -115,10 +115,21 @@ async def network_page(request: web.Request) -> web.StreamResponse:
     return _page("network.html")
 
 
+STATIC_FILES: Final = frozenset(p.name for p in STATIC_DIR.iterdir() if p.is_file())
+"""The page's own files, the only names served under :data:`STATIC_PREFIX` (one folder)."""
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """One of :data:`STATIC_FILES`; any other name is a 404 (raised, so that the app's error
+    middleware answers it in the Beacon error shape)."""
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC_DIR / name)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the page's routes on ``app`` (see the module docstring). Adds no middleware."""
     app.router.add_get("/search", search_page, name="ui-search")
     app.router.add_get("/network", network_page, name="ui-network")
-    app.router.add_static(
-        STATIC_PREFIX, STATIC_DIR, name="ui-static", show_index=False, follow_symlinks=False
-    )
+    app.router.add_get(STATIC_PREFIX + "/{name}", static_file, name="ui-static")

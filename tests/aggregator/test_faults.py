@@ -269,3 +269,17 @@ async def test_wrong_assembly_is_not_applicable_and_not_a_no(
     # Configured assemblies override what a member says.
     client2 = await aggregator([member_config("37", grch37.url, assemblies=("GRCh38",))])
     assert statuses(await ask(client2)) == {"37": "answered"}
+
+
+async def test_unknown_page_files_are_beacon_404s(
+    fake: StartFake, aggregator: StartAggregator
+) -> None:
+    member = await fake("org.m")
+    client = await aggregator([member_config("m", member.url)])
+    resp = await client.get("/ui/style.css")
+    assert resp.status == 200
+    assert resp.content_type == "text/css"
+    for path in ("/ui/nope.js", "/ui/..%2F__init__.py", "/ui/"):
+        resp = await client.get(path)
+        assert resp.status == 404, path
+        assert (await resp.json())["error"]["errorCode"] == 404, path
