@@ -5,21 +5,20 @@ field repeats from one query to the next (the same caller, endpoint, datasets an
 only the time differs: each row is the encoded time followed by the encoding of the other
 nine fields, which is made once per distinct combination and reused (a bounded cache).
 
-Layout: PostgreSQL's documented binary COPY format (the header and trailer of
-:mod:`beacon.storage.binary_copy`): per row a field count, then per field a length (-1 for
-NULL) and the value in network byte order; ``timestamptz`` as microseconds since
-2000-01-01 00:00 UTC, ``text[]`` as ``ndim, has_null, element oid, length, lower bound``
-followed by length-prefixed elements, ``boolean`` as one byte, ``smallint`` as two.
+Layout: PostgreSQL's documented binary COPY format, with the header, trailer and the text,
+``text[]`` and ``boolean`` fields of :mod:`beacon.storage.binary_copy`: per row a field
+count, then per field a length (-1 for NULL) and the value in network byte order;
+``timestamptz`` as microseconds since 2000-01-01 00:00 UTC, ``smallint`` as two bytes.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from beacon.storage.binary_copy import HEADER, TRAILER, text
+from beacon.storage.binary_copy import HEADER, TRAILER, boolean, text, text_array
 
 if TYPE_CHECKING:
     from beacon.model import Granularity
@@ -27,14 +26,6 @@ if TYPE_CHECKING:
 
 _ROW_START: Final = struct.pack(">h", 10)
 _TIME: Final = struct.Struct(">iq")
-_LEN: Final = struct.Struct(">i")
-_TEXT_ARRAY: Final = struct.Struct(">iiiIii")
-_EMPTY_TEXT_ARRAY: Final = struct.pack(">iiiI", 12, 0, 0, 25)
-_BOOL: Final = {
-    None: struct.pack(">i", -1),
-    True: struct.pack(">ib", 1, 1),
-    False: struct.pack(">ib", 1, 0),
-}
 _SMALLINT: Final = struct.Struct(">ih")
 _POSTGRES_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -56,15 +47,6 @@ _Fields = tuple[
 _cache: dict[_Fields, bytes] = {}
 
 
-def text_array(values: Sequence[str]) -> bytes:
-    """One ``text[]`` field (one dimension, lower bound 1, no NULL elements)."""
-    if not values:
-        return _EMPTY_TEXT_ARRAY
-    elements = b"".join(text(v) for v in values)
-    head = _TEXT_ARRAY.pack(20 + len(elements), 1, 0, 25, len(values), 1)
-    return head + elements
-
-
 def timestamptz(at: datetime) -> bytes:
     """One ``timestamptz`` field; a naive ``at`` is taken as UTC."""
     if at.tzinfo is None:
@@ -83,7 +65,7 @@ def _rest(fields: _Fields) -> bytes:
             text_array(datasets),
             text_array([g.value for g in granularities]),
             text(returned.value),
-            _BOOL[exists],
+            boolean(exists),
             _SMALLINT.pack(2, status),
         )
     )

@@ -72,6 +72,21 @@ def text(value: str | None) -> bytes:
     return _LEN.pack(len(raw)) + raw
 
 
+def text_array(values: Sequence[str]) -> bytes:
+    """One ``text[]`` field (one dimension, lower bound 1, no NULL elements)."""
+    if not values:
+        return _EMPTY[_TEXT_OID]
+    elements = b"".join(text(v) for v in values)
+    return _ARRAY_HEAD.pack(20 + len(elements), 1, 0, _TEXT_OID, len(values), 1) + elements
+
+
+def boolean(value: bool | None) -> bytes:
+    """One ``boolean`` field (``None`` -> NULL)."""
+    if value is None:
+        return _NULL
+    return _TRUE if value else _FALSE
+
+
 def _int8(value: int | None) -> bytes:
     return _NULL if value is None else _I8.pack(8, value)
 
@@ -230,12 +245,7 @@ def row_tail(gene_ids: Sequence[str], filter_pass: bool) -> bytes:
     """Fields ``gene_ids`` and ``filter_pass``."""
     if not gene_ids:
         return _TAILS[bool(filter_pass)]
-    parts = [struct.pack(">iiIii", 1, 0, _TEXT_OID, len(gene_ids), 1)]
-    for v in gene_ids:
-        raw = v.encode()
-        parts.append(_LEN.pack(len(raw)) + raw)
-    body = b"".join(parts)
-    return _LEN.pack(len(body)) + body + (_TRUE if filter_pass else _FALSE)
+    return text_array(gene_ids) + boolean(bool(filter_pass))
 
 
 def encode_row(row: Sequence[Any]) -> bytes:
