@@ -174,8 +174,8 @@ def _text(value: Any, name: str) -> str:
     return text
 
 
-_INTEGER: Final = re.compile(r"\s*\+?[0-9]{1,19}\s*")
-_NEGATIVE: Final = re.compile(r"\s*-[0-9]{1,19}\s*")
+_INTEGER: Final = re.compile(r"\s*[+-]?[0-9]{1,19}\s*")
+"""An integer in ASCII digits; a negative one is read, then refused as out of range."""
 
 
 def _integer(value: Any, name: str, *, minimum: int = 0, maximum: int = MAX_POSITION) -> int:
@@ -189,8 +189,6 @@ def _integer(value: Any, name: str, *, minimum: int = 0, maximum: int = MAX_POSI
         isinstance(value, str) and _INTEGER.fullmatch(value)
     ):
         number = int(value)
-    elif isinstance(value, str) and _NEGATIVE.fullmatch(value):
-        number = int(value)  # a number, out of range below
     else:
         raise InvalidRequest(f"{name} must be an integer, got {str(value)[:40]!r}", parameter=name)
     if number < minimum or number > maximum:
