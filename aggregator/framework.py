@@ -25,10 +25,10 @@ def info_response(config: NetworkConfig, base_url: str) -> dict[str, Any]:
         "id": config.id,
         "name": config.name,
         "apiVersion": API_VERSION,
-        "environment": config.environment if config.environment in _ENVIRONMENTS else "dev",
+        "environment": _environment(config),
         "organization": {"id": config.organization_id, "name": config.organization_name},
-        "description": config.description or f"Beacon network of {len(config.members)} members",
-        "version": "0.1.0",
+        "description": _description(config),
+        "version": VERSION,
         "info": {"beaconNetwork": {"members": len(config.members), "url": base_url}},
     }
     if config.welcome_url:
@@ -37,6 +37,16 @@ def info_response(config: NetworkConfig, base_url: str) -> dict[str, Any]:
 
 
 _ENVIRONMENTS = ("prod", "test", "dev", "staging")
+VERSION = "0.1.0"
+"""The aggregator's own version, in its info and service-info documents."""
+
+
+def _environment(config: NetworkConfig) -> str:
+    return config.environment if config.environment in _ENVIRONMENTS else "dev"
+
+
+def _description(config: NetworkConfig) -> str:
+    return config.description or f"Beacon network of {len(config.members)} members"
 
 
 def service_info_response(config: NetworkConfig) -> dict[str, Any]:
@@ -45,13 +55,13 @@ def service_info_response(config: NetworkConfig) -> dict[str, Any]:
         "id": config.id,
         "name": config.name,
         "type": {"group": "org.ga4gh", "artifact": "beacon", "version": API_VERSION},
-        "description": config.description or f"Beacon network of {len(config.members)} members",
+        "description": _description(config),
         "organization": {
             "name": config.organization_name,
             "url": config.welcome_url or f"urn:{config.organization_id}",
         },
-        "environment": config.environment if config.environment in _ENVIRONMENTS else "dev",
-        "version": "0.1.0",
+        "environment": _environment(config),
+        "version": VERSION,
     }
 
 

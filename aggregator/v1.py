@@ -8,8 +8,8 @@ at ``s`` becomes ``start = s - 1, referenceBases = NA, alternateBases = N``.
 
 Queries v1 cannot express (gene, identifier, length bounds, mate names, overlap ranges,
 variant types outside v1's vocabulary, a missing assembly when the member serves several,
-unknown reference bases)
-yield a :class:`NotExpressible` reason: the member is *unsupported* (not asked), never a "no".
+unknown reference bases) yield a :class:`NotExpressible` reason: the member is
+*unsupported* (not asked), never a "no".
 """
 
 from __future__ import annotations
