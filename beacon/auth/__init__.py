@@ -30,19 +30,26 @@ __all__ = [
 ]
 
 
+def _auth_config(settings: Settings) -> AuthConfig | None:
+    """The trusted-issuers file ``settings`` name, read and validated; ``None`` when none is
+    set. Raises :class:`beacon.errors.InvalidRequest` naming the setting when it is invalid."""
+    if settings.trusted_issuers_file is None:
+        return None
+    return load_auth_config(
+        settings.trusted_issuers_file,
+        audience=settings.auth_audience,
+        algorithms=settings.auth_algorithms,
+        leeway_s=settings.auth_leeway_s,
+        http_timeout_s=settings.auth_http_timeout_s,
+    )
+
+
 def check_auth_settings(settings: Settings) -> None:
     """Read and validate the trusted-issuers file, if one is set, without building anything:
     ``beacon serve`` calls it before starting workers, so that a bad file stops the start
     with one clear message instead of failing inside every worker. Raises
     :class:`beacon.errors.InvalidRequest` naming the setting."""
-    if settings.trusted_issuers_file is not None:
-        load_auth_config(
-            settings.trusted_issuers_file,
-            audience=settings.auth_audience,
-            algorithms=settings.auth_algorithms,
-            leeway_s=settings.auth_leeway_s,
-            http_timeout_s=settings.auth_http_timeout_s,
-        )
+    _auth_config(settings)
 
 
 def authenticator_from_settings(settings: Settings) -> Authenticator:
@@ -50,16 +57,8 @@ def authenticator_from_settings(settings: Settings) -> Authenticator:
 
     Raises :class:`beacon.errors.InvalidRequest` naming the setting when it is invalid.
     """
-    if settings.trusted_issuers_file is None:
-        return AnonymousAuthenticator()
-    config = load_auth_config(
-        settings.trusted_issuers_file,
-        audience=settings.auth_audience,
-        algorithms=settings.auth_algorithms,
-        leeway_s=settings.auth_leeway_s,
-        http_timeout_s=settings.auth_http_timeout_s,
-    )
-    return OidcAuthenticator(config)
+    config = _auth_config(settings)
+    return AnonymousAuthenticator() if config is None else OidcAuthenticator(config)
 
 
 async def close_authenticator(authenticator: Authenticator) -> None:
