@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from tools import ensure_wrk
 
 REPO = Path(__file__).resolve().parent.parent
@@ -221,6 +222,11 @@ FIXED_BODY = b'{"meta":{"beaconId":"baseline"},"responseSummary":{"exists":true}
 """The floor's answer, and the `app, fixed` layer's."""
 
 
+async def _fixed_answer(request: web.Request) -> web.Response:
+    """The floor's only handler, and the `app, fixed` layer's route: :data:`FIXED_BODY`."""
+    return web.Response(body=FIXED_BODY, content_type="application/json")
+
+
 def baseline_server(workers: int) -> None:
     """`bench/query.py --baseline`: the same stack with one fixed-answer handler."""
     from beacon.serve import bind
@@ -251,15 +257,11 @@ def _run_workers(target: Any, args: tuple[Any, ...], workers: int) -> None:
 
 def _baseline_worker(port: int) -> None:
     import uvloop
-    from aiohttp import web
 
     from beacon.serve import bind
 
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=FIXED_BODY, content_type="application/json")
-
     app = web.Application()
-    app.router.add_get("/{tail:.*}", handler)
+    app.router.add_get("/{tail:.*}", _fixed_answer)
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     web.run_app(app, sock=bind("127.0.0.1", port, listen=True), access_log=None, print=None)
 
@@ -281,8 +283,6 @@ def layer_server(layer: str, workers: int) -> None:
 def _layer_worker(layer: str, settings: Any, dsn: str) -> None:
     import logging
 
-    from aiohttp import web
-
     import beacon.web
     from beacon.serve import run_worker
     from beacon.storage import queries
@@ -290,12 +290,9 @@ def _layer_worker(layer: str, settings: Any, dsn: str) -> None:
     if layer == "fixed":
         create_app = beacon.web.create_app
 
-        async def fixed(request: web.Request) -> web.Response:
-            return web.Response(body=FIXED_BODY, content_type="application/json")
-
         def create_with_fixed(*args: Any, **kwargs: Any) -> web.Application:
             app = create_app(*args, **kwargs)
-            app.router.add_get(FIXED_ROUTE, fixed)
+            app.router.add_get(FIXED_ROUTE, _fixed_answer)
             return app
 
         beacon.web.create_app = create_with_fixed
