@@ -241,6 +241,13 @@ class VariantQuery:
     For RANGE, ``[start, end)`` is the window. For BRACKET, ``start``..``start_max`` and
     ``end``..``end_max`` are inclusive bounds on the allele's start and end.
     ``variant_min_length``/``variant_max_length`` bound the allele length in bases.
+
+    ``vcf_bounds`` (BRACKET only; set for Beacon v1 requests) lets the bounds also be met by
+    the allele as the VCF wrote it: its start is ``vcf_start`` (the padding base before an
+    indel or a symbolic allele) and its end the later of the stored end and ``vcf_start`` plus
+    the length of the VCF REF; ``reference_bases``/``alternate_bases`` are then compared with
+    the VCF REF/ALT on that reading. ``mate_start`` is the 0-based position of a breakend's
+    mate (Beacon v1.1 ``end`` beside ``mateName``).
     """
 
     kind: QueryKind
@@ -258,6 +265,8 @@ class VariantQuery:
     mate_name: str | None = None
     gene_id: str | None = None
     variant_id: str | None = None
+    vcf_bounds: bool = False
+    mate_start: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ V1_PARAMETERS: Final = (
     _param("referenceBases", _STRING),
     _param("alternateBases", _STRING),
     _param("variantType", _STRING),
+    _param("mateName", _STRING),
     _param("datasetIds", {"type": "array", "items": _STRING}, style="form", explode=False),
     _param("includeDatasetResponses", {"type": "string", "enum": ["ALL", "HIT", "MISS", "NONE"]}),
 )

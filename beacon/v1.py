@@ -3,7 +3,10 @@
 v1 semantics: ``referenceName``, ``referenceBases`` and ``assemblyId`` are required, with
 ``alternateBases`` or ``variantType``; ``start`` (0-based) for one allele, ``start`` + ``end``
 for an allele with exactly those bounds, or ``startMin``/``startMax``/``endMin``/``endMax``
-for a bracket. ``referenceBases=N`` stands for any reference. Each dataset answers with
+for a bracket. Bounds are met by an allele as stored (trimmed) or as the VCF wrote it, from
+the padding base before an indel or a symbolic allele, as v1 beacons store alleles.
+``mateName`` (v1.1) asks for a breakend at ``start`` whose mate is on that chromosome, at
+``end`` when given. ``referenceBases=N`` stands for any reference. Each dataset answers with
 ``exists``, ``variantCount`` (matching alleles), ``callCount`` (called alleles at them, AN),
 ``sampleCount`` (samples carrying the allele) and ``frequency`` (AC/AN; the highest, when
 several alleles match). Counts are given only where the dataset's policy allows counts.
@@ -15,6 +18,7 @@ The request is translated into the v2 query language and parsed by
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from aiohttp import web
@@ -22,8 +26,15 @@ from aiohttp import web
 from beacon import __version__
 from beacon.config import Settings
 from beacon.errors import InvalidRequest
-from beacon.model import AlleleTotals, Dataset, Granularity, IncludeResultsets
-from beacon.request import parse_g_variants
+from beacon.model import (
+    AlleleTotals,
+    BeaconRequest,
+    Dataset,
+    Granularity,
+    IncludeResultsets,
+    QueryKind,
+)
+from beacon.request import MAX_POSITION, parse_g_variants
 from beacon.responses import Permitted
 
 API_VERSION: Final = "v1.1.0"
@@ -43,6 +54,7 @@ _V1_PARAMETERS: Final = (
     "assemblyId",
     "datasetIds",
     "includeDatasetResponses",
+    "mateName",
 )
 _BY_LOWER: Final = {name.lower(): name for name in _V1_PARAMETERS}
 
@@ -69,11 +81,18 @@ def collect(params: Mapping[str, str], body: Mapping[str, Any] | None) -> dict[s
 
 
 def to_v2(p: Mapping[str, Any]) -> dict[str, str]:
-    """Translate v1 parameters into v2 ``g_variants`` GET parameters. Raises InvalidRequest."""
+    """Translate v1 parameters into v2 ``g_variants`` GET parameters. Raises InvalidRequest.
+
+    Positions that v1 reads as an allele's bounds (``start`` + ``end``, the bracket, or
+    ``start`` with ``variantType`` alone) become a v2 bracket, which :func:`parse_v1` lets be
+    met by the allele as stored or as the VCF wrote it. With ``mateName``, ``end`` is the
+    mate's position (Beacon v1.1), read by :func:`parse_v1`.
+    """
     for required in ("referenceName", "referenceBases", "assemblyId"):
         if not str(p.get(required, "")).strip():
             raise InvalidRequest(f"{required} is required", parameter=required)
-    if "alternateBases" not in p and "variantType" not in p:
+    mate = "mateName" in p
+    if "alternateBases" not in p and "variantType" not in p and not mate:
         raise InvalidRequest(
             "alternateBases or variantType is required", parameter="alternateBases"
         )
@@ -82,10 +101,15 @@ def to_v2(p: Mapping[str, Any]) -> dict[str, str]:
         "assemblyId": p["assemblyId"],
         "requestedGranularity": "count",
     }
-    for key in ("alternateBases", "variantType", "datasetIds"):
+    for key in ("alternateBases", "variantType", "datasetIds", "mateName"):
         if key in p:
             out[key] = p[key]
+    if mate:
+        # A breakend's ALT (G[13:123460[) is not a base sequence: the mate is named instead.
+        out.pop("alternateBases", None)
+        out.setdefault("variantType", "BND")
     ref = str(p["referenceBases"]).strip().upper()
+    known_ref = bool(ref.strip("N"))  # all N: any reference
     bracket = [k for k in ("startMin", "startMax", "endMin", "endMax") if k in p]
     if bracket:
         if len(bracket) != 4:
@@ -95,24 +119,54 @@ def to_v2(p: Mapping[str, Any]) -> dict[str, str]:
             raise InvalidRequest("start cannot be combined with startMin", parameter="start")
         out["start"] = f"{p['startMin']},{p['startMax']}"
         out["end"] = f"{p['endMin']},{p['endMax']}"
-        if ref.strip("N"):
+        if known_ref:
             out["referenceBases"] = ref
         return out
     if "start" not in p:
         raise InvalidRequest("start (or startMin..endMax) is required", parameter="start")
-    if "end" in p:
+    if "end" in p and not mate and "alternateBases" in p and known_ref:
+        # One allele spelled out: its bounds follow from start and REF (v2 checks that end
+        # agrees), and trimming finds it however it was padded.
+        out.update(start=p["start"], end=p["end"], referenceBases=ref)
+        return out
+    if "end" in p and not mate:
         # Precise bounds: an allele starting at start and ending at end.
         out["start"] = f"{p['start']},{p['start']}"
         out["end"] = f"{p['end']},{p['end']}"
-        return out
-    out["start"] = p["start"]
-    if "alternateBases" in p:
+    elif "alternateBases" in out:
+        out["start"] = p["start"]
         out["referenceBases"] = ref
+        return out
     else:
-        # variantType at a precise start: any allele of that type starting there.
+        # variantType (or a mate) at a precise start: any such allele starting there.
         out["start"] = f"{p['start']},{p['start']}"
         out["end"] = f"1,{10**10}"
+    if known_ref:
+        out["referenceBases"] = ref
     return out
+
+
+def parse_v1(p: Mapping[str, Any]) -> BeaconRequest:
+    """The v2 request a v1 ``/query`` stands for (v1 parameters from :func:`collect`).
+
+    Bounds are met by an allele as stored or as the VCF wrote it (from its padding base, as
+    v1 beacons store alleles); ``end`` beside ``mateName`` is the 0-based position of the
+    mate. Raises InvalidRequest naming the parameter at fault.
+    """
+    parsed = parse_g_variants(to_v2(p), None)
+    query = parsed.query
+    if query.kind is QueryKind.BRACKET:
+        query = replace(query, vcf_bounds=True)
+    if "mateName" in p and "end" in p:
+        query = replace(query, mate_start=_position(p["end"], "end"))
+    return replace(parsed, query=query)
+
+
+def _position(value: Any, name: str) -> int:
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_POSITION:
+        raise InvalidRequest(f"{name} must be a position from 0 to {MAX_POSITION}", parameter=name)
+    return int(text)
 
 
 def _include(p: Mapping[str, Any]) -> IncludeResultsets:
@@ -278,7 +332,7 @@ async def _query(request: web.Request) -> web.Response:
     settings = request.app[bweb.SETTINGS]
     body = await bweb.json_body(request) if request.method == "POST" else None
     p = collect(bweb.query_params(request), body)
-    parsed = parse_g_variants(to_v2(p), None)
+    parsed = parse_v1(p)
     _include(p)
     caller = await bweb.caller_of(request)
     await bweb.require_access(request, caller, list(parsed.dataset_ids or ()))  # 401 / 403

@@ -70,11 +70,13 @@ _SAMPLE_ARRAYS: Final = frozenset(
 )
 _ANALYZED_COLUMNS: Final = ", ".join(f'"{c}"' for c in VARIANT_COLUMNS if c not in _SAMPLE_ARRAYS)
 
-# The partition indexes mirror the parent's (0001_initial.sql) so that ATTACH adopts them.
+# The partition indexes mirror the parent's (migrations 0001 and 0004) so that ATTACH adopts
+# them.
 _STAGING_INDEXES: Final = (
     "CREATE INDEX ON {t} (reference_name, start)",
     'CREATE INDEX ON {t} (reference_name, "end") WHERE "end" - start > 1000',
     "CREATE INDEX ON {t} USING gin (gene_ids)",
+    "CREATE INDEX ON {t} (reference_name, vcf_start) WHERE vcf_start <> start",
 )
 
 LOCK_DATASET = "SELECT pg_advisory_xact_lock(hashtextextended('beacon.load:' || $1, 0))"

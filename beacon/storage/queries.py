@@ -100,10 +100,13 @@ class _Sql:
 
     def bases(self, column: str, value: str) -> None:
         """``column`` equals ``value``, where each ``N`` in ``value`` matches one base."""
+        self.add(self.same_bases(f"v.{column}", value))
+
+    def same_bases(self, expression: str, value: str) -> str:
+        """The condition ``expression`` equals ``value``, each ``N`` matching one base."""
         if "N" in value:
-            self.add(f"v.{column} LIKE {self.arg(value.replace('N', '_'))}")
-        else:
-            self.add(f"v.{column} = {self.arg(value)}")
+            return f"{expression} LIKE {self.arg(value.replace('N', '_'))}"
+        return f"{expression} = {self.arg(value)}"
 
     def clause(self) -> str:
         return " AND ".join(self.where)
@@ -128,6 +131,8 @@ def _filters(sql: _Sql, query: VariantQuery) -> None:
         sql.add(f"{_LENGTH} <= {sql.arg(query.variant_max_length)}")
     if query.mate_name is not None:
         sql.add(f"v.mate_name = {sql.arg(query.mate_name)}")
+    if query.mate_start is not None:
+        sql.add(f"v.mate_start = {sql.arg(query.mate_start)}")
 
 
 def _matching(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, list[Any]]:
@@ -155,6 +160,8 @@ def _matching(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, lis
             f"((v.start = {start} AND v.alternate_bases LIKE {pattern}) OR "
             f"(v.vcf_start = {start} AND v.vcf_alt LIKE {pattern}))"
         )
+    elif query.kind is QueryKind.BRACKET and query.vcf_bounds:
+        _vcf_bracket(sql, query)
     elif query.kind is QueryKind.BRACKET:
         sql.add(f"v.start BETWEEN {sql.arg(query.start)} AND {sql.arg(query.start_max)}")
         sql.add(f'v."end" BETWEEN {sql.arg(query.end)} AND {sql.arg(query.end_max)}')
@@ -174,6 +181,30 @@ def _matching(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, lis
         raise AssertionError(query.kind)
     _filters(sql, query)
     return f"SELECT {_COLS} FROM variant v WHERE {sql.clause()}", sql.args
+
+
+def _vcf_bracket(sql: _Sql, query: VariantQuery) -> None:
+    """A bracket met by the allele as stored (trimmed) or as the VCF wrote it (Beacon v1).
+
+    On the VCF reading the allele starts at ``vcf_start`` and ends at the later of the stored
+    end (INFO END of a symbolic allele) and ``vcf_start`` + len(REF). Rows whose stored start
+    is their VCF start are found through ``variant_position``, the others (indels, symbolic
+    alleles: the padding base) through ``variant_vcf_start``.
+    """
+    lo, hi = sql.arg(query.start), sql.arg(query.start_max)
+    end_lo, end_hi = sql.arg(query.end), sql.arg(query.end_max)
+    vcf_end = 'greatest(v."end", v.vcf_start + char_length(v.vcf_ref))'
+    stored = [f"v.start BETWEEN {lo} AND {hi}", f'v."end" BETWEEN {end_lo} AND {end_hi}']
+    as_vcf = [f"{vcf_end} BETWEEN {end_lo} AND {end_hi}"]
+    if query.reference_bases is not None:
+        stored.append(sql.same_bases("v.reference_bases", query.reference_bases))
+        as_vcf.append(sql.same_bases("upper(v.vcf_ref)", query.reference_bases))
+    if query.alternate_bases is not None:
+        stored.append(sql.same_bases("v.alternate_bases", query.alternate_bases))
+        as_vcf.append(sql.same_bases("upper(v.vcf_alt)", query.alternate_bases))
+    same_start = " AND ".join([stored[0], "v.vcf_start = v.start", *as_vcf])
+    padded = " AND ".join([f"v.vcf_start BETWEEN {lo} AND {hi}", "v.vcf_start <> v.start", *as_vcf])
+    sql.add(f"(({' AND '.join(stored)}) OR ({same_start}) OR ({padded}))")
 
 
 def _range(query: VariantQuery, dataset_ids: Sequence[str]) -> tuple[str, list[Any]]:

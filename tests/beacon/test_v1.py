@@ -110,6 +110,55 @@ async def test_v1_semantics(client: TestClient) -> None:
     assert (await response.json())["exists"] is True
 
 
+async def test_v1_bounds_as_the_vcf_wrote_them(client: TestClient) -> None:
+    # v1 beacons store an allele from its VCF position: the padding base before an indel or
+    # a symbolic allele. Bounds read that way find it, and so do the trimmed bounds.
+    base = {"referenceName": "17", "assemblyId": "GRCh38"}
+
+    async def exists(**params: str) -> bool:
+        return bool((await _query(client, **base, **params))["exists"])
+
+    # chr17:43045800 CAG>C: VCF [43045799, 43045802), stored (trimmed) AG at [43045800, ..802)
+    assert await exists(start="43045799", end="43045802", referenceBases="CAG", alternateBases="C")
+    assert await exists(start="43045799", end="43045802", referenceBases="N", variantType="DEL")
+    assert await exists(start="43045799", end="43045802", referenceBases="CAG", variantType="DEL")
+    assert await exists(start="43045800", end="43045802", referenceBases="AG", variantType="DEL")
+    assert not await exists(start="43045799", end="43045801", referenceBases="N", variantType="DEL")
+    assert not await exists(
+        start="43045799", end="43045802", referenceBases="CAT", variantType="DEL"
+    )
+    assert not await exists(
+        start="43045799", end="43045802", referenceBases="CAG", variantType="INS"
+    )
+    bracket = {"startMin": "43045799", "startMax": "43045799", "endMin": "43045802"}
+    assert await exists(**bracket, endMax="43045802", referenceBases="N", variantType="DEL")
+    assert not await exists(**bracket, endMax="43045802", referenceBases="N", variantType="SNP")
+    # the <DEL> at POS 43050000 (END 43060000), asked from its padding base
+    assert await exists(start="43049999", end="43060000", referenceBases="N", variantType="DEL")
+    assert await exists(start="43049999", referenceBases="N", variantType="DEL")
+    assert not await exists(start="43049998", referenceBases="N", variantType="DEL")
+    assert not await exists(start="43049999", end="43059999", referenceBases="N", variantType="DEL")
+    # v2 keeps the stored (trimmed) reading of a bracket
+    v2 = await client.get("/g_variants", params={**base, "start": "43045799,43045799",
+                                                 "end": "43045802,43045802"})  # fmt: skip
+    assert (await v2.json())["responseSummary"]["exists"] is False
+
+
+async def test_v1_mate_name(client: TestClient) -> None:
+    # chr17:43080000 G]chr13:123456]: the breakend base at 0-based 43079999, its mate on 13 at
+    # 0-based 123455. v1.1 asks by mateName, with the mate's position in end.
+    bnd = {"referenceName": "17", "assemblyId": "GRCh38", "start": "43079999",
+           "referenceBases": "G", "variantType": "BND"}  # fmt: skip
+    body = await _query(client, **bnd, mateName="13")
+    assert body["exists"] is True
+    assert body["alleleRequest"]["mateName"] == "13"
+    assert (await _query(client, **bnd, mateName="chr13", end="123455"))["exists"] is True
+    assert (await _query(client, **bnd, mateName="13", end="123456"))["exists"] is False
+    assert (await _query(client, **bnd, mateName="14"))["exists"] is False
+    # a breakend ALT is not a base sequence: with a mate named, the alternate is not compared
+    assert (await _query(client, **bnd, mateName="13", alternateBases="G"))["exists"] is True
+
+
 @pytest.mark.parametrize(
     ("params", "parameter"),
     [
@@ -120,6 +169,10 @@ async def test_v1_semantics(client: TestClient) -> None:
         ({**V1_SNP, "includeDatasetResponses": "SOME"}, "includeDatasetResponses"),
         ({**V1_SNP, "startMin": "5"}, "startMax"),
         ({**V1_SNP, "wobble": "1"}, "wobble"),
+        ({**V1_SNP, "end": "43045713"}, "end"),  # not start + len(REF)
+        ({**V1_SNP, "mateName": "13", "end": "x"}, "end"),
+        ({**V1_SNP, "mateName": "13", "end": "-1"}, "end"),
+        ({**V1_SNP, "mateName": "\x00"}, "mateName"),
     ],
 )
 async def test_v1_errors(client: TestClient, params: dict[str, str], parameter: str) -> None:
