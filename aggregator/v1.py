@@ -86,6 +86,13 @@ def to_v1_params(
     else:
         if q.end is None or q.start_max is None or q.end_max is None:
             return NotExpressible("v1 bracket queries need all four bounds")
+        if variant_type is None and not q.alternate_bases:
+            # v1 names what it looks for by alternate bases or a type; its N is one base, and
+            # an empty alternate (a deletion) has no v1 spelling without a padding base.
+            return NotExpressible(
+                "v1 beacons cannot be asked for every allele in a bracket: give a variant type"
+                " or alternate bases"
+            )
         params.update(
             startMin=str(q.start),
             startMax=str(q.start_max),
@@ -96,10 +103,9 @@ def to_v1_params(
     if q.kind is not QueryKind.SEQUENCE:
         if variant_type is not None:
             params["variantType"] = variant_type
-        elif q.alternate_bases:
-            params["alternateBases"] = q.alternate_bases
         else:
-            params["alternateBases"] = "N"
+            assert q.alternate_bases  # an empty or missing alternate is refused above
+            params["alternateBases"] = q.alternate_bases
     elif variant_type is not None:
         params["variantType"] = variant_type
     if request.dataset_ids:

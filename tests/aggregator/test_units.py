@@ -95,6 +95,13 @@ def test_v1_range_and_inexpressible_queries() -> None:
         "210",
     )
     assert bracket["variantType"] == "DEL"
+    # every allele in a bracket, or a deletion by its empty alternate: no v1 spelling
+    assert isinstance(to_v1_params(req(start="100,110", end="200,210")), NotExpressible)
+    no_alt = req(start="100,110", end="200,210", alternateBases="-")
+    assert isinstance(to_v1_params(no_alt), NotExpressible)
+    by_alt = to_v1_params(req(start="100,110", end="100,210", alternateBases="T"))
+    assert isinstance(by_alt, dict)
+    assert (by_alt["alternateBases"], by_alt["referenceBases"]) == ("T", "N")
     gene = parse_g_variants({"geneId": "BRCA1"}, None)
     assert isinstance(to_v1_params(gene), NotExpressible)
     no_assembly = parse_g_variants(

@@ -13,6 +13,8 @@ from tests.aggregator.test_real_beacons import QUERY, Site, sites
 
 __all__ = ["sites"]  # the fixture, shared with the v2 tests
 
+BRACKET = {"assemblyId": "GRCh38", "referenceName": "1"}
+
 
 def _v1_members(sites: dict[str, Site]) -> list[Any]:
     return [
@@ -59,6 +61,7 @@ async def test_v1_and_v2_views_of_the_same_beacons_agree(
     # so the two views are compared through two aggregators.
     via_v2 = await aggregator([member_config(b.rsplit(".", 1)[1], s.url) for b, s in sites.items()])
     via_v1 = await aggregator(_v1_members(sites))
+    seen = set()
     for params in (
         QUERY,
         {**QUERY, "alternateBases": "G"},
@@ -71,6 +74,13 @@ async def test_v1_and_v2_views_of_the_same_beacons_agree(
         {**QUERY, "start": "400", "referenceBases": "CA", "alternateBases": "C"},
         {**QUERY, "start": "401", "referenceBases": "A", "alternateBases": "-"},
         {**QUERY, "start": "400", "referenceBases": "CAA", "alternateBases": "C"},
+        # brackets around the deletion of A at [401, 402), by type; the SNP 1:101 A>T
+        {**BRACKET, "start": "401,401", "end": "402,402", "variantType": "DEL"},
+        {**BRACKET, "start": "400,405", "end": "400,405", "variantType": "DEL"},
+        {**BRACKET, "start": "401,401", "end": "402,402", "variantType": "SNP"},
+        {**BRACKET, "start": "402,410", "end": "402,410", "variantType": "DEL"},
+        {**BRACKET, "start": "90,110", "end": "90,110", "alternateBases": "T"},
+        {**BRACKET, "start": "90,110", "end": "90,110", "alternateBases": "G"},
     ):
         answers = []
         for client in (via_v2, via_v1):
@@ -83,6 +93,8 @@ async def test_v1_and_v2_views_of_the_same_beacons_agree(
                 )
             )
         assert answers[0] == answers[1], params
+        seen.add(answers[0][0])
+    assert seen == {True, False}  # both answers occur: the agreement is not vacuous
 
 
 async def test_an_overlap_range_is_not_put_to_v1_members(
@@ -102,3 +114,23 @@ async def test_an_overlap_range_is_not_put_to_v1_members(
         "b-v1": "unsupported",
         "c-v1": "not_applicable",  # its data are GRCh37
     }
+
+
+async def test_a_bracket_for_any_allele_is_not_put_to_v1_members(
+    sites: dict[str, Site], aggregator: StartAggregator
+) -> None:
+    # v1 names what it looks for by alternate bases (its N is one base) or a type: asked
+    # with N, a v1 member would say "no" to a bracket that holds a deletion.
+    via_v1 = await aggregator(_v1_members(sites))
+    for params in (
+        {**BRACKET, "start": "401,401", "end": "402,402"},
+        {**BRACKET, "start": "400,401", "end": "401,403", "alternateBases": "-"},
+    ):
+        body = await (await via_v1.get("/g_variants", params=params)).json()
+        net = body["info"]["beaconNetwork"]
+        assert net["exists"] is None, params
+        assert {m["memberId"]: m["status"] for m in net["members"]} == {
+            "a-v1": "unsupported",
+            "b-v1": "unsupported",
+            "c-v1": "not_applicable",
+        }
