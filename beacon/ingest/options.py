@@ -32,6 +32,7 @@ class SkipReason:
     NOT_CARRIED = "not_carried"  # genotypes (or INFO AC) say nobody carries the ALT
     SPANNING_DELETION = "spanning_deletion"  # ALT '*': described by another record
     NO_ALT = "no_alt"  # ALT '.': a reference-only site
+    DUPLICATE = "duplicate"  # an allele an earlier record at the same position already gave
 
     PROBLEMS: Final = frozenset(
         {

@@ -243,6 +243,11 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
     chromosomes: set[str] = set()
     stored = records = kept = n = 0
     raw_chrom, pos = "", 0  # the last record read, for an error
+    # The alleles (stored form) of the records read so far at this position: a record that
+    # repeats one of them (a line written twice, or two callers' records of one sample) is
+    # not stored again. A sorted VCF keeps every record of a position together.
+    site: tuple[str, int] = ("", 0)
+    site_alleles: set[tuple[int, int, str, str]] = set()
     it = iter(vcf)
     while True:
         try:
@@ -272,9 +277,17 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
             continue
         variant_id = v.ID
         info = v.INFO
+        if site != (chrom, pos):
+            site = (chrom, pos)
+            site_alleles = set()
         shaped: list[tuple[int, bytes]] = []
         for i, alt in enumerate(alts):
             if len(alt) == 1 and len(ref) == 1 and alt in bases and ref in bases:
+                key = (pos - 1, pos, ref, alt)
+                if key in site_alleles:
+                    skips.tally(SkipReason.DUPLICATE)
+                    continue
+                site_alleles.add(key)
                 shaped.append((i + 1, snp_head(chrom, pos, ref, alt, variant_id)))
                 continue
             if alt.startswith("<"):
@@ -291,6 +304,11 @@ def _read(vcf: Any, plan: ParsePlan, header: FileHeader) -> Iterator[Batch]:
             if isinstance(shp, str):
                 skips.add(shp, n, raw_chrom, pos)
                 continue
+            key = (shp.start, shp.end, shp.reference_bases, shp.alternate_bases)
+            if key in site_alleles:
+                skips.tally(SkipReason.DUPLICATE)
+                continue
+            site_alleles.add(key)
             shaped.append(
                 (
                     i + 1,

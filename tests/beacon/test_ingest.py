@@ -82,6 +82,46 @@ async def test_multiallelic_split_drops_uncarried_alt(
     assert g["variant_id"] == "rs1"
 
 
+@pytest.mark.parametrize("sites_only", [False, True])
+async def test_an_allele_repeated_at_its_position_is_stored_once(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path, sites_only: bool
+) -> None:
+    # A line written twice, two callers' records of one sample (Platinum's OverlapConflict),
+    # and the same deletion spelled from another REF: each allele is stored once, from the
+    # first record that gives it. Another position, or another allele, is not a repeat.
+    records = [
+        "1 100 . A G 50 PASS AC=1;AN=4 GT 0/1 0/0",
+        "1 100 . A G 50 PASS AC=1;AN=4 GT 0/1 0/0",
+        "1 100 . A G,T 50 PASS AC=4,1;AN=4 GT 1/1 1/2",
+        "1 200 . AT A 50 PASS AC=1;AN=4 GT 0/1 0/0",
+        "1 200 . ATT AT,A 50 PASS AC=2,2;AN=4 GT 1/1 2/2",
+        "1 300 . A G 50 PASS AC=2;AN=4 GT 0/1 0/1",
+        "X 100 . A G 50 PASS AC=2;AN=4 GT 1/1 0/0",
+    ]
+    if sites_only:
+        records = [" ".join(r.split()[:8]) for r in records]
+    vcf = write_vcf(tmp_path / "d.vcf", records, () if sites_only else ("s1", "s2"))
+    report = await load_vcf(database_url, vcf, opts())
+    assert report.records_read == 7
+    assert report.skipped == {SkipReason.DUPLICATE: 3}
+    got = [
+        (g["reference_name"], g["start"], g["reference_bases"], g["alternate_bases"],
+         g["allele_count"], g["allele_number"])
+        for g in await rows(db, "ds")
+    ]  # fmt: skip
+    assert got == [
+        ("1", 99, "A", "G", 1, 4),  # the first record's counts, not 1 + 1 + 4
+        ("1", 99, "A", "T", 1, 4),
+        ("1", 200, "T", "", 1, 4),  # AT>A, not again as ATT>AT
+        ("1", 200, "TT", "", 2, 4),  # ATT>A
+        ("1", 299, "A", "G", 2, 4),
+        ("X", 99, "A", "G", 2, 4),
+    ]
+    stored = await datasets.get_dataset(db, "ds")
+    assert stored is not None
+    assert stored.variant_count == 6
+
+
 async def test_haploid_calls_count_one_allele(
     db: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:

@@ -85,14 +85,19 @@ def _gt_counts(fmt: str, samples: list[str], n_alts: int) -> list[tuple[int, int
 
 def expected(path: Path) -> tuple[dict[Key, list[tuple[int | None, int | None]]], bool]:
     """(chrom, vcf_start, REF, ALT) -> [(AC, AN), ...] for sequence alleles somebody carries,
-    computed from the text; and whether the counts came from genotypes."""
+    computed from the text; and whether the counts came from genotypes. An allele that an
+    earlier record at the same position already gave (in trimmed form) is left out."""
     out: dict[Key, list[tuple[int | None, int | None]]] = {}
     has_samples = False
+    site: tuple[str, str] = ("", "")
+    seen: set[tuple[int, str, str]] = set()
     for line in _lines(path):
         cols = line.split("\t")
         chrom = normalize.try_chromosome(cols[0])
         if chrom is None:
             continue
+        if site != (chrom, cols[1]):
+            site, seen = (chrom, cols[1]), set()
         ref, alts = cols[3].upper(), cols[4].upper().split(",")
         counts: list[tuple[int | None, int | None]]
         if len(cols) > 9:
@@ -106,24 +111,46 @@ def expected(path: Path) -> tuple[dict[Key, list[tuple[int | None, int | None]]]
                 (acs[i] if i < len(acs) else None, an[0] if an else None) for i in range(len(alts))
             ]
         for alt, (ac, an_value) in zip(alts, counts, strict=True):
-            if not _SEQ.match(alt) or not _SEQ.match(ref) or ac == 0:
+            if not _SEQ.match(alt) or not _SEQ.match(ref):
+                continue
+            trimmed = normalize.trim(int(cols[1]) - 1, ref, alt)
+            allele = (trimmed.start, trimmed.reference, trimmed.alternate)
+            if allele in seen:
+                continue
+            seen.add(allele)
+            if ac == 0:
                 continue
             out.setdefault((chrom, int(cols[1]) - 1, ref, alt), []).append((ac, an_value))
     return out, has_samples
 
 
 def info_counts(path: Path) -> dict[Key, list[tuple[int, int]]]:
-    """INFO AC/AN per sequence allele (records with both only)."""
+    """INFO AC/AN per sequence allele (records with both only; the first record of an allele
+    at its position, as in :func:`expected`)."""
     out: dict[Key, list[tuple[int, int]]] = {}
+    site: tuple[str | None, str] = ("", "")
+    seen: set[tuple[int, str, str]] = set()
     for line in _lines(path):
         cols = line.split("\t")
         chrom = normalize.try_chromosome(cols[0])
+        if site != (chrom, cols[1]):
+            site, seen = (chrom, cols[1]), set()
+        ref = cols[3].upper()
+        first = []
+        for alt in cols[4].upper().split(","):
+            allele = None
+            if _SEQ.match(alt) and _SEQ.match(ref):
+                trimmed = normalize.trim(int(cols[1]) - 1, ref, alt)
+                allele = (trimmed.start, trimmed.reference, trimmed.alternate)
+            first.append(allele not in seen)
+            if allele is not None:
+                seen.add(allele)
         info = _info(cols[7])
         acs, an = _int_list(info.get("AC")), _int_list(info.get("AN"))
         if chrom is None or not acs or not an or an[0] is None:
             continue
-        for alt, ac in zip(cols[4].upper().split(","), acs, strict=False):
-            if ac and _SEQ.match(alt) and _SEQ.match(cols[3].upper()):
+        for alt, ac, is_first in zip(cols[4].upper().split(","), acs, first, strict=False):
+            if ac and is_first and _SEQ.match(alt) and _SEQ.match(cols[3].upper()):
                 out.setdefault((chrom, int(cols[1]) - 1, cols[3].upper(), alt), []).append(
                     (ac, an[0])
                 )
