@@ -124,12 +124,12 @@ def to_v2(p: Mapping[str, Any]) -> dict[str, str]:
         return out
     if "start" not in p:
         raise InvalidRequest("start (or startMin..endMax) is required", parameter="start")
-    if "end" in p and not mate and "alternateBases" in p and known_ref:
-        # One allele spelled out: its bounds follow from start and REF (v2 checks that end
-        # agrees), and trimming finds it however it was padded.
-        out.update(start=p["start"], end=p["end"], referenceBases=ref)
-        return out
     if "end" in p and not mate:
+        if "alternateBases" in p and known_ref:
+            # One allele spelled out: its bounds follow from start and REF (v2 checks that
+            # end agrees), and trimming finds it however it was padded.
+            out.update(start=p["start"], end=p["end"], referenceBases=ref)
+            return out
         # Precise bounds: an allele starting at start and ending at end.
         out["start"] = f"{p['start']},{p['start']}"
         out["end"] = f"{p['end']},{p['end']}"
