@@ -21,6 +21,7 @@ import orjson
 from beacon.errors import NotFound
 from beacon.model import CountSource, Dataset, SecurityLevel
 from beacon.policy import policy_from_json
+from beacon.storage import changes
 from beacon.storage.db import unavailable_as_error
 from beacon.storage.load import LOCK_DATASET, UPDATE_COUNTS, partition_name
 
@@ -132,6 +133,7 @@ async def remove_dataset(conn: asyncpg.Connection, dataset_id: str) -> bool:
         await conn.execute(LOCK_DATASET, dataset_id)
         await conn.execute(f"DROP TABLE IF EXISTS {part}")
         status = await conn.execute(DELETE_DATASET, dataset_id)
+        await changes.announce(conn, dataset_id)
     return bool(status.split()[-1] != "0")
 
 
@@ -162,4 +164,5 @@ async def remove_samples(
             await conn.execute(DELETE_UNCARRIED, dataset_id)
             await conn.execute(MARK_REMOVED, dataset_id, indexes)
             await conn.execute(UPDATE_COUNTS, dataset_id)
+            await changes.announce(conn, dataset_id)
     return len(indexes)

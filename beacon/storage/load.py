@@ -30,7 +30,7 @@ import asyncpg
 
 from beacon.errors import LoadError
 from beacon.model import CountSource, SecurityLevel
-from beacon.storage import binary_copy, db
+from beacon.storage import binary_copy, changes, db
 
 VARIANT_COLUMNS: Final = (
     "dataset_id",
@@ -224,6 +224,7 @@ async def publish(
             f" FOR VALUES IN ({_literal(dataset_id)})"
         )
     await conn.execute(UPDATE_COUNTS, dataset_id)
+    await changes.announce(conn, dataset_id)
 
 
 @dataclass(frozen=True, slots=True)
