@@ -44,6 +44,8 @@ class Settings:
     db_query_timeout_s: float = 5.0
     db_coalesce: int = 8
     """Most identical variant lookups sent as one statement (1: never combined)."""
+    exact_index_max_alleles: int = 2_000_000
+    """Most stored alleles each worker keeps in memory for exact lookups (0: none)."""
     max_body_bytes: int = 64 * 1024
     cors_origins: tuple[str, ...] = ("*",)
     log_level: str = "INFO"
@@ -123,6 +125,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         db_pool_max=_int(env, "BEACON_DB_POOL_MAX", d.db_pool_max),
         db_query_timeout_s=_float(env, "BEACON_DB_QUERY_TIMEOUT_S", d.db_query_timeout_s),
         db_coalesce=_int(env, "BEACON_DB_COALESCE", d.db_coalesce),
+        exact_index_max_alleles=_int(
+            env, "BEACON_EXACT_INDEX_MAX_ALLELES", d.exact_index_max_alleles
+        ),
         max_body_bytes=_int(env, "BEACON_MAX_BODY_BYTES", d.max_body_bytes),
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())
         if origins

@@ -45,6 +45,7 @@ from beacon.request import MAX_LIMIT, parse_g_variants
 from beacon.responses import Permitted
 from beacon.storage import db, queries
 from beacon.storage.coalesce import Coalescer
+from beacon.storage.index_keeper import IndexKeeper
 from beacon.storage.lender import Lender
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ class Store:
         self._datasets: list[Dataset] = []
         self._datasets_at = -1e9
         self._refresh: asyncio.Task[None] | None = None
+        self.keeper = IndexKeeper(dsn, max_alleles=settings.exact_index_max_alleles)
+        """The in-memory exact-lookup index (:mod:`beacon.storage.index_keeper`)."""
 
     async def open(self) -> None:
         """Open the pool and the lender; when the server is unreachable, open an empty pool that
@@ -101,6 +104,7 @@ class Store:
             self._dsn, max_size=max(1, s.db_pool_max - general), setup=_session_setup
         )
         self._reader = Coalescer(self._lender, max_group=max(1, s.db_coalesce))
+        self.keeper.start()
         try:
             self._pool = await db.create_pool(
                 self._dsn,
@@ -120,6 +124,7 @@ class Store:
             )
 
     async def close(self) -> None:
+        await self.keeper.close()
         if self._refresh is not None:
             self._refresh.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -331,8 +336,9 @@ async def answer_g_variants(
     chosen = select_datasets(await visible_datasets(request, caller), parsed, scope)
     await privacy_web.charge_query(request.app[LEASES], settings, caller)  # 429 when spent
     granularity = responses.returned_granularity(parsed.requested_granularity, chosen)
+    store = request.app[STORE]
     found: dict[str, Found] = await queries.find_variants(
-        request.app[STORE].reader,
+        store.reader,
         parsed.query,
         [p.dataset.id for p in chosen],
         granularity=granularity,
@@ -340,6 +346,7 @@ async def answer_g_variants(
         limit=parsed.limit,
         timeout_s=settings.db_query_timeout_s,
         min_carriers=privacy_web.min_carriers(caller, [p.dataset for p in chosen]),
+        index=store.keeper.index,
     )
     doc = responses.g_variants_response(settings, parsed, chosen, found)
     permitted = [(p.dataset, p.granularity) for p in chosen]

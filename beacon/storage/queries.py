@@ -36,6 +36,7 @@ from beacon.model import (
 from beacon.storage.coalesce import Coalescer
 from beacon.storage.datasets import list_datasets
 from beacon.storage.db import unavailable_as_error
+from beacon.storage.exact_index import ExactIndex, exact_lookup
 from beacon.storage.lender import Lender
 
 Reader = Coalescer | Lender | asyncpg.Pool
@@ -363,6 +364,7 @@ async def find_variants(
     limit: int = 10,
     timeout_s: float,
     min_carriers: Mapping[str, tuple[int, int]] | None = None,
+    index: ExactIndex | None = None,
 ) -> dict[str, Found]:
     """Matching alleles per dataset id (datasets without a hit are absent).
 
@@ -374,9 +376,16 @@ async def find_variants(
     only at ``Granularity.RECORD`` (``skip``/``limit`` page them per dataset); otherwise only
     totals. ``timeout_s`` bounds the whole call, connection wait included. Raises
     :class:`StoreUnavailable` when the database is down or does not answer in time.
+
+    An exact lookup (:func:`beacon.storage.exact_index.exact_lookup`) is answered from
+    ``index`` without a round trip when the index covers every dataset searched.
     """
     if not dataset_ids:
         return {}
+    if index is not None and exact_lookup(query, granularity):
+        counts = index.counts(query, dataset_ids, min_carriers)
+        if counts is not None:
+            return {dataset_id: Found(total) for dataset_id, total in counts.items()}
     if granularity is Granularity.RECORD:
         sql, args = record_sql(query, dataset_ids, skip, limit, min_carriers)
     else:
