@@ -51,8 +51,9 @@ class Metrics:
         """Record one request that failed because the database could not answer."""
         self._store_errors += 1
 
-    def render(self) -> str:
-        """The metrics as Prometheus text."""
+    def render(self, exact_index: tuple[int | None, int, int] | None = None) -> str:
+        """The metrics as Prometheus text; ``exact_index`` is the worker's in-memory index as
+        (alleles held, ``None`` while there is none; builds; drops)."""
         w = _label(self.worker)
         lines = [
             "# HELP beacon_requests_total HTTP requests answered, by endpoint, method, status.",
@@ -85,4 +86,19 @@ class Metrics:
             "# TYPE beacon_store_unavailable_total counter",
             f'beacon_store_unavailable_total{{worker="{w}"}} {self._store_errors}',
         ]
+        if exact_index is not None:
+            alleles, builds, drops = exact_index
+            lines += [
+                "# HELP beacon_exact_index_alleles Alleles in memory for exact lookups "
+                "(-1: none, lookups ask PostgreSQL).",
+                "# TYPE beacon_exact_index_alleles gauge",
+                f'beacon_exact_index_alleles{{worker="{w}"}} {-1 if alleles is None else alleles}',
+                "# HELP beacon_exact_index_builds_total In-memory indexes built.",
+                "# TYPE beacon_exact_index_builds_total counter",
+                f'beacon_exact_index_builds_total{{worker="{w}"}} {builds}',
+                "# HELP beacon_exact_index_drops_total In-memory indexes dropped by a change "
+                "or a lost listener.",
+                "# TYPE beacon_exact_index_drops_total counter",
+                f'beacon_exact_index_drops_total{{worker="{w}"}} {drops}',
+            ]
         return "\n".join(lines) + "\n"

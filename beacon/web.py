@@ -462,7 +462,9 @@ async def health(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(
-        text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
+        text=request.app[METRICS].render(request.app[STORE].keeper.state()),
+        content_type="text/plain",
+        charset="utf-8",
     )
 
 

@@ -92,6 +92,10 @@ class IndexKeeper:
             await self._ready.wait()
         return self.index
 
+    def state(self) -> tuple[int | None, int, int]:
+        """(alleles in the current index or ``None``, :attr:`builds`, :attr:`drops`)."""
+        return (None if self.index is None else len(self.index), self.builds, self.drops)
+
     def _drop(self, *_: Any) -> None:
         """A change was announced (or the connection ended): stop using the index now."""
         if self.index is not None:

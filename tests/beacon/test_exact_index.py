@@ -15,14 +15,24 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from beacon.config import Settings
 from beacon.ingest import LoadOptions, load_vcf
-from beacon.model import Granularity, QueryKind, VariantQuery, VariantTypeMatch
+from beacon.model import (
+    CountMode,
+    DisclosurePolicy,
+    Granularity,
+    QueryKind,
+    VariantQuery,
+    VariantTypeMatch,
+)
 from beacon.policy import allele_draw
-from beacon.storage import datasets, queries
+from beacon.storage import datasets, privacy, queries
 from beacon.storage.exact_index import ExactIndex, allele_key, exact_lookup, read_index
 from beacon.storage.index_keeper import IndexKeeper
 from beacon.synthetic import write_vcf
+from beacon.web import METRICS, STORE, create_app
 
 KEY = "k" * 64
 
@@ -259,3 +269,48 @@ async def test_a_keeper_without_a_database_offers_no_index_and_stops_cleanly() -
     off.start()  # switched off: nothing runs
     assert off.index is None
     await off.close()
+
+
+async def test_the_web_app_answers_from_its_index_and_stops_counting_withdrawn_carriers(
+    three_datasets: str, db: asyncpg.Connection
+) -> None:
+    query = await _carried(db, "g")
+    counted = DisclosurePolicy(
+        anonymous=Granularity.COUNT, count_mode=CountMode.EXACT, public_min_carriers=1
+    )
+    for dataset_id in ("g", "g2", "s"):
+        await privacy.set_policy(db, dataset_id, counted)
+    params = {
+        "assemblyId": "GRCh38", "referenceName": query.reference_name or "",
+        "start": str(query.start), "referenceBases": query.reference_bases or "-",
+        "alternateBases": query.alternate_bases or "-", "requestedGranularity": "count",
+        "includeResultsetResponses": "ALL",
+    }  # fmt: skip
+
+    async def counts(client: TestClient[Any, Any]) -> dict[str, int]:
+        async with client.get("/g_variants", params=params) as resp:
+            assert resp.status == 200, await resp.text()
+            body = await resp.json()
+        return {r["id"]: r["resultsCount"] for r in body["response"]["resultSets"]}
+
+    app = create_app(Settings(), dsn=three_datasets)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        keeper = app[STORE].keeper
+        await asyncio.wait_for(keeper.wait_ready(), 30)
+        before = await counts(client)
+        assert (before["g"], before["g2"]) == (1, 1)
+        metrics = await (await client.get("/metrics")).text()
+        assert f'beacon_exact_index_alleles{{worker="{app[METRICS].worker}"}} -1' not in metrics
+        carriers = await db.fetchval(
+            "SELECT carrier_samples FROM variant WHERE dataset_id = 'g' AND start = $1 "
+            "AND reference_bases = $2 AND alternate_bases = $3",
+            query.start, query.reference_bases, query.alternate_bases,
+        )  # fmt: skip
+        withdrawn = await db.fetch(
+            "SELECT sample_id FROM sample WHERE dataset_id = 'g' AND sample_index = ANY($1)",
+            list(carriers),
+        )
+        builds = keeper.builds
+        await datasets.remove_samples(db, "g", [r["sample_id"] for r in withdrawn])
+        await _next_index(keeper, builds)
+        assert await counts(client) == {**before, "g": 0}

@@ -137,6 +137,8 @@ async def test_health_metrics_and_cors(database_url: str) -> None:
         assert 'endpoint="/g_variants/{id}"' in text
         assert "1-6-A-T" not in text
         assert "beacon_request_duration_seconds_bucket" in text
+        assert "beacon_exact_index_alleles{" in text
+        assert "beacon_exact_index_builds_total{" in text
         response = await client.get("/info", headers={"Origin": "https://example.org"})
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         response = await client.options(
