@@ -22,6 +22,10 @@
    Both are bench-only patches applied inside the worker processes; the beacon's code has no
    switch for them.
 
+Exact lookups are answered from each worker's in-memory index (beacon.storage.exact_index),
+built in the first second of the warm-up; the summary line says what one worker held at the
+end (BEACON_EXACT_INDEX_MAX_ALLELES=0 measures every lookup through PostgreSQL).
+
 Anonymous query budgets are lifted for the run (BEACON_BUDGET_ANONYMOUS=unlimited): one
 address sends hundreds of thousands of queries. Everything else is the default configuration.
 """
@@ -387,6 +391,7 @@ def main() -> int:
                 results[name] = run_wrk(
                     wrk, url, lists[name], tmp, name, args, worker_pids(proc.pid)
                 )
+            index_state = exact_index_state(url)
         finally:
             stop(proc)
         load_after = os.getloadavg()
@@ -394,7 +399,8 @@ def main() -> int:
     print(
         f"\n{args.connections} connections, {args.duration} s each, {args.workers} workers, "
         f"{os.cpu_count()} cores, wrk -t2; load average {load_before[0]:.2f} before, "
-        f"{load_after[0]:.2f} after (1 min)\n"
+        f"{load_after[0]:.2f} after (1 min); in-memory exact-lookup index of a worker: "
+        f"{index_state}\n"
     )
     print(
         f"{'scenario':<20}{'q/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'errors':>8}"
@@ -413,6 +419,17 @@ def main() -> int:
             f"{r['qps'] / floor:>9.0%}{r['errors']:>8.0f}{r['cpu_ms']:>10.3f}  {verdict}"
         )
     return 0
+
+
+def exact_index_state(url: str) -> str:
+    """What one worker's /metrics says of its in-memory exact-lookup index."""
+    import urllib.request
+
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found = re.search(r"^beacon_exact_index_alleles\{[^}]*\} (-?\d+)$", text, re.MULTILINE)
+    alleles = int(found.group(1)) if found else -1
+    return f"{alleles:,} alleles" if alleles >= 0 else "none (every lookup asked PostgreSQL)"
 
 
 def _warm_up(args: argparse.Namespace) -> argparse.Namespace:

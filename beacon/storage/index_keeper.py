@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 
+from beacon.defects import log_defect
 from beacon.errors import StoreUnavailable
 from beacon.storage import changes
 from beacon.storage.db import connect
@@ -115,6 +116,8 @@ class IndexKeeper:
                 await self._keep(conn)
             except (StoreUnavailable, *_LOST) as exc:
                 log.warning("exact-lookup index unavailable, lookups use PostgreSQL: %s", exc)
+            except Exception as exc:  # a defect: lookups still have PostgreSQL; try again
+                log_defect(log, exc, "keeping the exact-lookup index")
             finally:
                 self._drop()
                 if conn is not None:

@@ -205,14 +205,8 @@ async def _carried(db: asyncpg.Connection, dataset_id: str) -> VariantQuery:
     return _q(*row)
 
 
-async def test_a_withdrawal_of_consent_drops_the_index_and_the_next_one_counts_without_them(
-    keeper: IndexKeeper, db: asyncpg.Connection
-) -> None:
-    query = await _carried(db, "g")
-    first = keeper.index
-    assert first is not None
-    before = first.counts(query, ["g"], {"g": (2, 1)})
-    assert before == {"g": 1}
+async def _withdraw_carriers(db: asyncpg.Connection, query: VariantQuery) -> None:
+    """Remove from dataset 'g' every sample that carries the allele of ``query``."""
     carriers = await db.fetchval(
         "SELECT carrier_samples FROM variant WHERE dataset_id = 'g' AND start = $1 "
         "AND reference_bases = $2 AND alternate_bases = $3",
@@ -222,8 +216,19 @@ async def test_a_withdrawal_of_consent_drops_the_index_and_the_next_one_counts_w
         "SELECT sample_id FROM sample WHERE dataset_id = 'g' AND sample_index = ANY($1)",
         list(carriers),
     )
-    builds = keeper.builds
     await datasets.remove_samples(db, "g", [r["sample_id"] for r in samples])
+
+
+async def test_a_withdrawal_of_consent_drops_the_index_and_the_next_one_counts_without_them(
+    keeper: IndexKeeper, db: asyncpg.Connection
+) -> None:
+    query = await _carried(db, "g")
+    first = keeper.index
+    assert first is not None
+    before = first.counts(query, ["g"], {"g": (2, 1)})
+    assert before == {"g": 1}
+    builds = keeper.builds
+    await _withdraw_carriers(db, query)
     fresh = await _next_index(keeper, builds)
     assert keeper.drops >= 1
     assert fresh is not first
@@ -301,16 +306,7 @@ async def test_the_web_app_answers_from_its_index_and_stops_counting_withdrawn_c
         assert (before["g"], before["g2"]) == (1, 1)
         metrics = await (await client.get("/metrics")).text()
         assert f'beacon_exact_index_alleles{{worker="{app[METRICS].worker}"}} -1' not in metrics
-        carriers = await db.fetchval(
-            "SELECT carrier_samples FROM variant WHERE dataset_id = 'g' AND start = $1 "
-            "AND reference_bases = $2 AND alternate_bases = $3",
-            query.start, query.reference_bases, query.alternate_bases,
-        )  # fmt: skip
-        withdrawn = await db.fetch(
-            "SELECT sample_id FROM sample WHERE dataset_id = 'g' AND sample_index = ANY($1)",
-            list(carriers),
-        )
         builds = keeper.builds
-        await datasets.remove_samples(db, "g", [r["sample_id"] for r in withdrawn])
+        await _withdraw_carriers(db, query)
         await _next_index(keeper, builds)
         assert await counts(client) == {**before, "g": 0}
