@@ -39,13 +39,21 @@ from beacon.policy import allele_draw
 _CARRIER_BITS: Final = 32
 _CARRIER_MASK: Final = (1 << _CARRIER_BITS) - 1
 
+
+def eligible_carriers_sql(row: str) -> str:
+    """The SQL lower bound on the eligible participants carrying row ``row``'s allele
+    (``carriers``, else ``ceil(allele_count / ploidy)``; NULL when neither is known), as
+    :func:`beacon.policy.eligible_carriers`. The one definition behind both k-anonymity in
+    :func:`beacon.storage.queries.count_sql` and the carriers this index holds."""
+    return f"coalesce({row}.carriers, ({row}.allele_count + {row}.ploidy - 1) / {row}.ploidy)"
+
+
 # The datasets, smallest first; the rows of those that fit, keyed as ExactIndex expects.
 SELECT_SIZES: Final = "SELECT id, variant_count FROM dataset ORDER BY variant_count, id"
 SELECT_KEY: Final = "SELECT key FROM threshold_key"
 SELECT_ROWS: Final = (
-    "SELECT reference_name || E'\\t' || start || E'\\t' || reference_bases || E'\\t' || "
-    "alternate_bases, coalesce(carriers, (allele_count + ploidy - 1) / nullif(ploidy, 0)) "
-    "FROM variant WHERE dataset_id = $1"
+    "SELECT v.reference_name || E'\\t' || v.start || E'\\t' || v.reference_bases || E'\\t' || "
+    f"v.alternate_bases, {eligible_carriers_sql('v')} FROM variant v WHERE v.dataset_id = $1"
 )
 FETCH_ROWS: Final = 20_000
 """Rows read per round trip while building (between them the event loop serves requests)."""
@@ -76,7 +84,7 @@ def allele_key(reference_name: str, start: int, reference_bases: str, alternate_
 class ExactIndex:
     """Exact-lookup answers for the datasets it covers. Immutable once built."""
 
-    __slots__ = ("_codes", "_entries", "_ids", "_key", "covers")
+    __slots__ = ("_entries", "_ids", "_key", "covers")
 
     def __init__(
         self,
@@ -88,7 +96,6 @@ class ExactIndex:
         ``datasets``, :func:`allele_key`, eligible carriers or ``None``)."""
         self._key = threshold_key
         self._ids: tuple[str, ...] = tuple(datasets)
-        self._codes = {d: i for i, d in enumerate(self._ids)}
         self.covers: frozenset[str] = frozenset(self._ids)
         self._entries: dict[str, int | tuple[int, ...]] = {}
         for dataset, key, carriers in rows:

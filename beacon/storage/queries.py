@@ -36,7 +36,7 @@ from beacon.model import (
 from beacon.storage.coalesce import Coalescer
 from beacon.storage.datasets import list_datasets
 from beacon.storage.db import unavailable_as_error
-from beacon.storage.exact_index import ExactIndex, exact_lookup
+from beacon.storage.exact_index import ExactIndex, eligible_carriers_sql, exact_lookup
 from beacon.storage.lender import Lender
 
 Reader = Coalescer | Lender | asyncpg.Pool
@@ -284,7 +284,7 @@ def _hide_rare(
     return (
         f"SELECT h.* FROM ({inner}) h LEFT JOIN unnest({a}::text[], {b}::int[], {c}::int[])"
         " AS k (id, k, s) ON k.id = h.dataset_id WHERE k.k IS NULL"
-        " OR coalesce(h.carriers, (h.allele_count + h.ploidy - 1) / h.ploidy)"
+        f" OR {eligible_carriers_sql('h')}"
         f" >= k.k + CASE WHEN k.s > 1 THEN {_DRAW} % k.s ELSE 0 END",
         args,
     )
