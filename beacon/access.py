@@ -9,6 +9,7 @@ are never queried. An :class:`Authenticator` turns a request's ``Authorization``
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,13 +49,23 @@ class Caller:
 
     @classmethod
     def anonymous(cls, address: str | None = None) -> Caller:
-        """An unauthenticated caller from ``address``."""
-        return cls(
-            subject=None,
-            tier=Tier.ANONYMOUS,
-            controlled_datasets=frozenset(),
-            client_address=address,
-        )
+        """An unauthenticated caller from ``address`` (one shared immutable object per
+        recently seen address: most requests are anonymous, and a caller is asked for on
+        every one of them)."""
+        return _anonymous(address)
+
+    @property
+    def access_key(self) -> tuple[Tier, frozenset[str]]:
+        """What :func:`dataset_access` depends on: callers with equal keys see the same
+        datasets at the same granularities."""
+        return (self.tier, self.controlled_datasets)
+
+
+@functools.lru_cache(maxsize=4096)
+def _anonymous(address: str | None) -> Caller:
+    return Caller(
+        subject=None, tier=Tier.ANONYMOUS, controlled_datasets=frozenset(), client_address=address
+    )
 
 
 def dataset_tier(caller: Caller, dataset: Dataset) -> Tier:

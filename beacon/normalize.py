@@ -178,6 +178,14 @@ class TrimmedAllele:
     alternate: str
 
 
+def trimmable(reference: str, alternate: str) -> bool:
+    """Whether :func:`trim` could shorten these bases: both non-empty, and they share their
+    last or their first base. ``False`` means they are already in trimmed form."""
+    return bool(reference and alternate) and (
+        reference[-1] == alternate[-1] or reference[0] == alternate[0]
+    )
+
+
 def trim(start: int, reference: str, alternate: str) -> TrimmedAllele:
     """Trim shared suffix, then shared prefix, of two upper-case base strings.
 

@@ -77,6 +77,9 @@ _ALIASES: Final[dict[str, str]] = {
 }
 """Lower-cased spelling -> canonical name, for every parameter a request may carry."""
 
+_CANONICAL: Final = frozenset(_ALIASES.values())
+"""Canonical names, which need no look-up."""
+
 _IGNORED: Final = frozenset({"$schema"})
 
 _CONTROL: Final = frozenset(
@@ -204,12 +207,14 @@ def _integers(value: Any, name: str, *, minimum: int) -> tuple[int, ...]:
     if isinstance(value, list):
         items = value
     elif isinstance(value, str):
+        if "," not in value:
+            return (_integer(value, name, minimum=minimum),)
         items = value.split(",")
     else:
         items = [value]
     if not 1 <= len(items) <= 2:
         raise InvalidRequest(f"{name} takes one or two integers", parameter=name)
-    return tuple(_integer(item, name, minimum=minimum) for item in items)
+    return tuple([_integer(item, name, minimum=minimum) for item in items])
 
 
 def _string_list(value: Any, name: str, *, limit: int) -> tuple[str, ...]:
@@ -330,6 +335,8 @@ def parse_hgvs(value: str) -> tuple[str, str | None, int, str, str]:
 
 
 def _canonical(key: str, where: str) -> str | None:
+    if key in _CANONICAL:
+        return key
     if key in _IGNORED:
         return None
     name = _ALIASES.get(key.lower())
@@ -423,7 +430,9 @@ def _collect(params: Mapping[str, str] | None, body: Mapping[str, Any] | None) -
 # --- building the query ------------------------------------------------------------------
 
 
-def _query(p: Mapping[str, Any]) -> VariantQuery:
+def _query(p: Mapping[str, Any], coordinates: dict[str, tuple[int, ...]]) -> VariantQuery:
+    """The query ``p`` (canonical names) asks; ``start`` and ``end`` as parsed are left in
+    ``coordinates`` for :func:`_received`."""
     if "aminoacidChange" in p:
         raise InvalidRequest(
             "aminoacidChange queries are not supported by this beacon", parameter="aminoacidChange"
@@ -445,12 +454,14 @@ def _query(p: Mapping[str, Any]) -> VariantQuery:
         if "mateName" in p
         else None
     )
-    filters: dict[str, Any] = {
-        "variant_type": vtype,
-        "variant_min_length": min_len,
-        "variant_max_length": max_len,
-        "mate_name": mate,
-    }
+    filters: dict[str, Any] = {}
+    if vtype is not None or min_len is not None or max_len is not None or mate is not None:
+        filters = {
+            "variant_type": vtype,
+            "variant_min_length": min_len,
+            "variant_max_length": max_len,
+            "mate_name": mate,
+        }
 
     if "genomicAlleleShortForm" in p:
         clash = [k for k in ("referenceName", "start", "end", "referenceBases", "alternateBases",
@@ -486,8 +497,10 @@ def _query(p: Mapping[str, Any]) -> VariantQuery:
     asm = _reconcile_assembly(asm, implied)
     if "start" not in p:
         raise InvalidRequest("start is required", parameter="start")
-    starts = _integers(p["start"], "start", minimum=0)
+    starts = coordinates["start"] = _integers(p["start"], "start", minimum=0)
     ends = _integers(p["end"], "end", minimum=1) if "end" in p else ()
+    if ends:
+        coordinates["end"] = ends
     ref = _bases(p["referenceBases"], "referenceBases") if "referenceBases" in p else None
     alt = _bases(p["alternateBases"], "alternateBases") if "alternateBases" in p else None
 
@@ -526,10 +539,12 @@ def _query(p: Mapping[str, Any]) -> VariantQuery:
             # An indel padded with one unknown base before it (N>NC, NA>N), as v1 clients
             # and networks write an indel whose preceding base they do not know.
             start, ref, alt = start + 1, ref[1:], alt[1:]
-        trimmed = normalize.trim(start, ref, alt)
+        if normalize.trimmable(ref, alt):
+            trimmed = normalize.trim(start, ref, alt)
+            start, ref, alt = trimmed.start, trimmed.reference, trimmed.alternate
         return VariantQuery(
-            QueryKind.SEQUENCE, chrom, asm, trimmed.start, trimmed.end,
-            reference_bases=trimmed.reference, alternate_bases=trimmed.alternate, **filters,
+            QueryKind.SEQUENCE, chrom, asm, start, start + len(ref), reference_bases=ref,
+            alternate_bases=alt, **filters,
         )  # fmt: skip
     if ends:
         if ends[0] <= start:
@@ -592,15 +607,19 @@ def variant_id_query(variant_id: str) -> VariantQuery:
     )
 
 
-def _received(p: Mapping[str, Any], req: dict[str, Any]) -> dict[str, Any]:
-    """The receivedRequestSummary: what the caller asked for, in the specification's shape."""
+def _received(
+    p: Mapping[str, Any], req: dict[str, Any], coordinates: Mapping[str, tuple[int, ...]]
+) -> dict[str, Any]:
+    """The receivedRequestSummary: what the caller asked for, in the specification's shape.
+    ``coordinates`` holds ``start`` / ``end`` where :func:`_query` parsed them already."""
     parameters: dict[str, Any] = {}
     for key in QUERY_PARAMETERS:
         if key not in p:
             continue
         value = p[key]
         if key in ("start", "end"):
-            value = list(_integers(value, key, minimum=0))
+            parsed = coordinates.get(key)
+            value = list(_integers(value, key, minimum=0) if parsed is None else parsed)
         elif key in ("variantMinLength", "variantMaxLength"):
             value = _integer(value, key)
         elif isinstance(value, list) and len(value) == 1:
@@ -638,6 +657,7 @@ def parse_g_variants(
     Pure; raises :class:`InvalidRequest` naming the parameter at fault.
     """
     p = _collect(params, body)
+    coordinates: dict[str, tuple[int, ...]] = {}
     if variant_id is not None:
         query = variant_id_query(variant_id)
         for key in QUERY_PARAMETERS:
@@ -646,7 +666,7 @@ def parse_g_variants(
         if "assemblyId" in p:
             query = replace(query, assembly=assembly(_text(p["assemblyId"], "assemblyId")))
     else:
-        query = _query(p)
+        query = _query(p, coordinates)
     req: dict[str, Any] = {
         "requested_granularity": granularity(p["requestedGranularity"])
         if "requestedGranularity" in p
@@ -676,5 +696,5 @@ def parse_g_variants(
         )
     if req["dataset_ids"] is not None and not req["dataset_ids"]:
         raise InvalidRequest("datasetIds must name at least one dataset", parameter="datasetIds")
-    received = _received(p, req)
+    received = _received(p, req, coordinates)
     return BeaconRequest(query=query, received=received, **req)

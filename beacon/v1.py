@@ -17,7 +17,7 @@ The request is translated into the v2 query language and parsed by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -224,7 +224,7 @@ def dataset_allele_response(
 def query_document(
     settings: Settings,
     p: Mapping[str, Any],
-    chosen: list[Permitted],
+    chosen: Sequence[Permitted],
     totals: Mapping[str, AlleleTotals],
 ) -> dict[str, Any]:
     """The v1 ``/query`` answer."""
@@ -336,17 +336,18 @@ async def _query(request: web.Request) -> web.Response:
     _include(p)
     caller = await bweb.caller_of(request)
     await bweb.require_access(request, caller, list(parsed.dataset_ids or ()))  # 401 / 403
-    chosen = bweb.select_datasets(await bweb.visible_datasets(request, caller), parsed, None)
+    store = request.app[bweb.STORE]
+    plan = await store.plan(caller, parsed, None)
     await privacy_web.charge_query(request.app[bweb.LEASES], settings, caller)  # 429 when spent
     totals = await queries.allele_totals(
-        request.app[bweb.STORE].reader,
+        store.reader,
         parsed.query,
-        [c.dataset.id for c in chosen],
+        plan.dataset_ids,
         timeout_s=settings.db_query_timeout_s,
-        min_carriers=privacy_web.min_carriers(caller, [c.dataset for c in chosen]),
+        min_carriers=plan.min_carriers,
     )
-    doc = query_document(settings, p, chosen, totals)
-    permitted = [(c.dataset, c.granularity) for c in chosen]
+    doc = query_document(settings, p, plan.chosen, totals)
+    permitted = plan.permitted
     privacy_web.disclose_v1_counts(doc, permitted)
     privacy_web.audit_query(
         request.app[bweb.AUDIT],

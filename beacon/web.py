@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,7 +23,7 @@ import orjson
 from aiohttp import web
 
 from beacon import openapi, privacy_web, responses, validation
-from beacon.access import Authenticator, Caller, dataset_access
+from beacon.access import Authenticator, Caller, Tier, dataset_access
 from beacon.audit_writer import AuditWriter
 from beacon.auth import authenticator_from_settings, close_authenticator, require_dataset_access
 from beacon.auth.guard import bearer_challenge
@@ -40,7 +40,8 @@ from beacon.errors import (
     Unauthenticated,
 )
 from beacon.metrics import Metrics
-from beacon.model import BeaconRequest, Dataset, Found
+from beacon.model import BeaconRequest, Dataset, Found, Granularity
+from beacon.query_plan import QueryPlan, plan_key, plan_query
 from beacon.request import MAX_LIMIT, parse_g_variants
 from beacon.responses import Permitted
 from beacon.storage import db, queries
@@ -57,6 +58,10 @@ DATASET_STALE_S: Final = 5.0
 """Up to this age (seconds) the catalogue is still used while a background task re-reads it
 (a change to datasets is seen one re-read after DATASET_CACHE_S; only while the database
 does not answer does a catalogue this old serve)."""
+
+VISIBLE_CACHE_SIZE: Final = 1024
+"""Distinct caller access keys (tier and grants), and distinct query plans, a store keeps
+per catalogue; past this either cache starts again."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -88,6 +93,9 @@ class Store:
         self._datasets: list[Dataset] = []
         self._datasets_at = -1e9
         self._refresh: asyncio.Task[None] | None = None
+        self._visible: dict[tuple[Tier, frozenset[str]], tuple[Permitted, ...]] = {}
+        self._visible_of: list[Dataset] | None = None
+        self._plans: dict[Hashable, QueryPlan] = {}
         self.keeper = IndexKeeper(dsn, max_alleles=settings.exact_index_max_alleles)
         """The in-memory exact-lookup index (:mod:`beacon.storage.index_keeper`)."""
 
@@ -187,6 +195,43 @@ class Store:
         except StoreUnavailable as exc:  # the next request past DATASET_STALE_S reports it
             log.warning("dataset catalogue not re-read: %s", exc.message)
 
+    async def visible(self, caller: Caller) -> tuple[Permitted, ...]:
+        """The datasets of :meth:`datasets` that ``caller`` may see, each with the most the
+        caller may learn from it (:func:`beacon.access.dataset_access`), in catalogue order.
+
+        Worked out once per catalogue and :attr:`Caller.access_key`; callers with the same
+        key share the result. Raises as :meth:`datasets`.
+        """
+        catalogue = await self.datasets()
+        if catalogue is not self._visible_of:
+            self._visible = {}
+            self._plans = {}
+            self._visible_of = catalogue
+        key = caller.access_key
+        found = self._visible.get(key)
+        if found is None:
+            if len(self._visible) >= VISIBLE_CACHE_SIZE:
+                self._visible = {}
+            found = self._visible[key] = tuple(
+                Permitted(dataset, granularity)
+                for dataset in catalogue
+                if (granularity := dataset_access(caller, dataset)) is not None
+            )
+        return found
+
+    async def plan(self, caller: Caller, request: BeaconRequest, scope: str | None) -> QueryPlan:
+        """:func:`beacon.query_plan.plan_query` over :meth:`visible`, kept per catalogue and
+        :func:`beacon.query_plan.plan_key`. Raises as both."""
+        visible = await self.visible(caller)
+        key = plan_key(caller, request, scope)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = plan_query(caller, visible, request, scope)
+            if len(self._plans) >= VISIBLE_CACHE_SIZE:
+                self._plans = {}
+            self._plans[key] = plan
+        return plan
+
     def forget_datasets(self) -> None:
         """Make the next request re-read the catalogue (after a load in this process)."""
         self._datasets_at = -1e9
@@ -275,14 +320,10 @@ async def caller_of(request: web.Request) -> Caller:
     )
 
 
-async def visible_datasets(request: web.Request, caller: Caller) -> list[Permitted]:
-    """Datasets the caller may see, each with the most the caller may learn from it."""
-    permitted = []
-    for dataset in await request.app[STORE].datasets():
-        granularity = dataset_access(caller, dataset)
-        if granularity is not None:
-            permitted.append(Permitted(dataset, granularity))
-    return permitted
+async def visible_datasets(request: web.Request, caller: Caller) -> Sequence[Permitted]:
+    """Datasets the caller may see, each with the most the caller may learn from it
+    (:meth:`Store.visible`)."""
+    return await request.app[STORE].visible(caller)
 
 
 async def require_access(request: web.Request, caller: Caller, named: list[str]) -> None:
@@ -299,65 +340,40 @@ def root_url(request: web.Request) -> str:
 # --- queries ---------------------------------------------------------------------------------
 
 
-def select_datasets(
-    permitted: list[Permitted], request: BeaconRequest, scope: str | None
-) -> list[Permitted]:
-    """The datasets a query runs against: visible, named (datasetIds / path), same assembly.
-
-    Raises NotFound for an invisible path dataset and InvalidRequest for datasetIds the caller
-    cannot see (an invisible dataset is reported exactly like a missing one).
-    """
-    by_id = {p.dataset.id: p for p in permitted}
-    chosen = permitted
-    if scope is not None:
-        if scope not in by_id:
-            raise NotFound(f"no dataset {scope!r}", parameter="id")
-        chosen = [by_id[scope]]
-    if request.dataset_ids is not None:
-        unknown = [d for d in request.dataset_ids if d not in by_id]
-        if unknown:
-            raise InvalidRequest(f"unknown dataset {unknown[0][:60]!r}", parameter="datasetIds")
-        wanted = set(request.dataset_ids)
-        chosen = [p for p in chosen if p.dataset.id in wanted]
-    assembly = request.query.assembly
-    if assembly is not None:
-        chosen = [p for p in chosen if p.dataset.assembly == assembly]
-    return chosen
-
-
 async def answer_g_variants(
     request: web.Request, parsed: BeaconRequest, scope: str | None = None
 ) -> dict[str, Any]:
     """Run a parsed query for the caller and build the Beacon v2 answer."""
-    settings = request.app[SETTINGS]
+    app = request.app
+    settings = app[SETTINGS]
+    store = app[STORE]
     caller = await caller_of(request)
-    named = [*(parsed.dataset_ids or ()), *(() if scope is None else (scope,))]
-    await require_access(request, caller, named)
-    chosen = select_datasets(await visible_datasets(request, caller), parsed, scope)
-    await privacy_web.charge_query(request.app[LEASES], settings, caller)  # 429 when spent
-    granularity = responses.returned_granularity(parsed.requested_granularity, chosen)
-    store = request.app[STORE]
+    if parsed.dataset_ids or scope is not None:
+        named = [*(parsed.dataset_ids or ()), *(() if scope is None else (scope,))]
+        await require_access(request, caller, named)
+    plan = await store.plan(caller, parsed, scope)
+    await privacy_web.charge_query(app[LEASES], settings, caller)  # 429 when spent
     found: dict[str, Found] = await queries.find_variants(
         store.reader,
         parsed.query,
-        [p.dataset.id for p in chosen],
-        granularity=granularity,
+        plan.dataset_ids,
+        granularity=plan.returned,
         skip=parsed.skip,
         limit=parsed.limit,
         timeout_s=settings.db_query_timeout_s,
-        min_carriers=privacy_web.min_carriers(caller, [p.dataset for p in chosen]),
+        min_carriers=plan.min_carriers,
         index=store.keeper.index,
     )
-    doc = responses.g_variants_response(settings, parsed, chosen, found)
-    permitted = [(p.dataset, p.granularity) for p in chosen]
-    privacy_web.disclose_counts(doc, permitted, {k: v.total for k, v in found.items()})
+    doc = responses.g_variants_response(settings, parsed, plan.chosen, found)
+    if plan.returned is not Granularity.BOOLEAN:  # a boolean answer carries no counts
+        privacy_web.disclose_counts(doc, plan.permitted, {k: v.total for k, v in found.items()})
     privacy_web.audit_query(
-        request.app[AUDIT],
+        app[AUDIT],
         settings,
         caller,
         endpoint=_endpoint(request),
-        permitted=permitted,
-        returned=granularity,
+        permitted=plan.permitted,
+        returned=plan.returned,
         exists=bool(doc["responseSummary"]["exists"]),
     )
     return doc

@@ -51,3 +51,28 @@ async def test_a_catalogue_past_the_stale_limit_is_re_read_before_answering(
         await load(database_url, tmp_path, "ds2")
         _age(client, DATASET_STALE_S + 1)
         assert await _ids(client) == ["ds1", "ds2"]
+
+
+async def test_a_re_read_catalogue_gives_queries_new_plans(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Query plans are kept per catalogue: a dataset loaded behind the app's back is searched
+    once the catalogue is re-read, and not before."""
+    await load(database_url, tmp_path, "ds1")
+    query = (
+        "/g_variants?referenceName=17&start=43045711&referenceBases=T&alternateBases=C"
+        "&includeResultsetResponses=ALL"
+    )
+
+    async def searched(client: TestClient) -> list[str]:
+        response = await client.get(query)
+        assert response.status == 200
+        body = await response.json()
+        return sorted(s["id"] for s in body["response"]["resultSets"])
+
+    async with beacon_client(database_url) as client:
+        assert await searched(client) == ["ds1"]
+        await load(database_url, tmp_path, "ds2")
+        assert await searched(client) == ["ds1"]  # the same catalogue, the same plan
+        _age(client, DATASET_STALE_S + 1)
+        assert await searched(client) == ["ds1", "ds2"]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from beacon import normalize
 from beacon.errors import InvalidRequest
@@ -80,6 +82,16 @@ def test_unknown_assembly() -> None:
 def test_trim(start: int, ref: str, alt: str, expected: tuple[int, int, str, str]) -> None:
     t = normalize.trim(start, ref, alt)
     assert (t.start, t.end, t.reference, t.alternate) == expected
+
+
+@given(st.text("ACGTN", max_size=4), st.text("ACGTN", max_size=4))
+def test_trimmable_says_whether_trim_changes_the_bases(ref: str, alt: str) -> None:
+    t = normalize.trim(7, ref, alt)
+    changed = (t.start, t.reference, t.alternate) != (7, ref, alt)
+    if not normalize.trimmable(ref, alt):
+        assert not changed
+    if changed:
+        assert normalize.trimmable(ref, alt)
 
 
 def test_padded_and_trimmed_indels_meet() -> None:
