@@ -109,7 +109,8 @@ def audit_query(
     caller: Caller,
     *,
     endpoint: str,
-    permitted: Sequence[tuple[Dataset, Granularity]],
+    datasets: tuple[str, ...],
+    answered: tuple[Granularity, ...],
     returned: Granularity,
     exists: bool | None,
     status: int = 200,
@@ -117,10 +118,10 @@ def audit_query(
     """Queue the audit entry of one answered query (unless the audit log is switched off);
     :class:`beacon.audit_writer.AuditWriter` writes it within about half a second.
 
-    Records who (subject, address, tier), when, the datasets queried with the granularity
-    each answered at (the lower of ``returned`` and the caller's maximum), and whether the
-    answer was a hit. Never the token, never the query. Raises
-    :class:`beacon.errors.StoreUnavailable` when the writer cannot take more entries.
+    Records who (subject, address, tier), when, the ``datasets`` queried with the granularity
+    each ``answered`` at (:func:`answered_at`), and whether the answer was a hit. Never the
+    token, never the query. Raises :class:`beacon.errors.StoreUnavailable` when the writer
+    cannot take more entries.
     """
     if not settings.audit_log:
         return
@@ -128,8 +129,8 @@ def audit_query(
         privacy.AuditEntry(
             tier=caller.tier.value,
             endpoint=endpoint,
-            datasets=tuple(d.id for d, _ in permitted),
-            granularities=tuple(returned.at_most(g) for _, g in permitted),
+            datasets=datasets,
+            granularities=answered,
             returned_granularity=returned,
             subject=caller.subject,
             client_address=caller.client_address,
@@ -138,6 +139,14 @@ def audit_query(
             at=datetime.now(UTC),
         )
     )
+
+
+def answered_at(
+    permitted: Sequence[tuple[Dataset, Granularity]], returned: Granularity
+) -> tuple[Granularity, ...]:
+    """The granularity each of the ``permitted`` (dataset, caller's maximum) pairs answered
+    at, in an answer of granularity ``returned``: the lower of the two."""
+    return tuple(returned.at_most(g) for _, g in permitted)
 
 
 def v1_granularity(permitted: Sequence[tuple[Dataset, Granularity]]) -> Granularity:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from beacon.access import Caller
 from beacon.errors import InvalidRequest, NotFound
 from beacon.model import BeaconRequest, Dataset, Granularity
-from beacon.privacy_web import min_carriers
+from beacon.privacy_web import answered_at, min_carriers
 from beacon.responses import Permitted, returned_granularity
 
 
@@ -25,13 +25,15 @@ class QueryPlan:
     """``chosen``: the datasets searched, each with the most the caller may learn from it, in
     catalogue order; ``dataset_ids`` their ids. ``returned``: the answer's granularity.
     ``min_carriers``: dataset id -> (k, spread) where the caller is subject to k-anonymity.
-    ``permitted``: ``chosen`` as (dataset, maximum granularity) pairs."""
+    ``permitted``: ``chosen`` as (dataset, maximum granularity) pairs; ``answered``: the
+    granularity each of them answers at (:func:`beacon.privacy_web.answered_at`)."""
 
     chosen: tuple[Permitted, ...]
     dataset_ids: tuple[str, ...]
     returned: Granularity
     min_carriers: Mapping[str, tuple[int, int]]
     permitted: tuple[tuple[Dataset, Granularity], ...]
+    answered: tuple[Granularity, ...]
 
 
 def select_datasets(
@@ -80,10 +82,13 @@ def plan_query(
     """The plan of ``request`` (``scope``: the dataset of a ``/datasets/{id}/g_variants`` path)
     for ``caller``, who may see ``visible``. Pure; raises as :func:`select_datasets`."""
     chosen = tuple(select_datasets(visible, request, scope))
+    returned = returned_granularity(request.requested_granularity, chosen)
+    permitted = tuple((p.dataset, p.granularity) for p in chosen)
     return QueryPlan(
         chosen=chosen,
         dataset_ids=tuple(p.dataset.id for p in chosen),
-        returned=returned_granularity(request.requested_granularity, chosen),
+        returned=returned,
         min_carriers=min_carriers(caller, [p.dataset for p in chosen]),
-        permitted=tuple((p.dataset, p.granularity) for p in chosen),
+        permitted=permitted,
+        answered=answered_at(permitted, returned),
     )

@@ -348,14 +348,16 @@ async def _query(request: web.Request) -> web.Response:
     )
     doc = query_document(settings, p, plan.chosen, totals)
     permitted = plan.permitted
+    returned = privacy_web.v1_granularity(permitted)
     privacy_web.disclose_v1_counts(doc, permitted)
     privacy_web.audit_query(
         request.app[bweb.AUDIT],
         settings,
         caller,
         endpoint=PREFIX + "/query",
-        permitted=permitted,
-        returned=privacy_web.v1_granularity(permitted),
+        datasets=plan.dataset_ids,
+        answered=privacy_web.answered_at(permitted, returned),
+        returned=returned,
         exists=bool(doc["exists"]),
     )
     return bweb.json_response(doc)

@@ -258,9 +258,9 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 def query_params(request: web.Request) -> dict[str, str]:
     """Query-string values, repeated keys joined with commas (``start=1&start=2`` -> ``1,2``)."""
     params: dict[str, str] = {}
-    for key in request.query:
-        if key not in params:
-            params[key] = ",".join(request.query.getall(key))
+    for key, value in request.query.items():
+        earlier = params.get(key)
+        params[key] = value if earlier is None else f"{earlier},{value}"
     return params
 
 
@@ -300,12 +300,14 @@ async def g_variants_body(request: web.Request) -> Mapping[str, Any] | None:
 
 def client_address(request: web.Request) -> str | None:
     """The client's address: the peer, or behind ``Settings.trusted_proxies`` the address they
-    forwarded (:mod:`beacon.client_address`). Worked out once per request; it keys anonymous
-    budgets, the audit log and the access log."""
+    forwarded (:mod:`beacon.client_address`), then worked out once per request; it keys
+    anonymous budgets, the audit log and the access log."""
+    trusted = request.app[SETTINGS].trusted_proxies
+    if not trusted:
+        return request.remote
     if CLIENT_ADDRESS in request:
         return request[CLIENT_ADDRESS]
-    trusted = request.app[SETTINGS].trusted_proxies
-    forwarded = request.headers.getall("X-Forwarded-For", ()) if trusted else ()
+    forwarded = request.headers.getall("X-Forwarded-For", ())
     address = resolve_client_address(request.remote, forwarded, trusted)
     if address is not None:
         request[CLIENT_ADDRESS] = address
@@ -372,7 +374,8 @@ async def answer_g_variants(
         settings,
         caller,
         endpoint=_endpoint(request),
-        permitted=plan.permitted,
+        datasets=plan.dataset_ids,
+        answered=plan.answered,
         returned=plan.returned,
         exists=bool(doc["responseSummary"]["exists"]),
     )
