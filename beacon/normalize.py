@@ -103,9 +103,14 @@ _CHROM_ALIASES: Final[dict[str, str]] = {
 _BASES_RE: Final = re.compile(r"[ACGTN]+")
 
 
+def try_assembly(value: str) -> str | None:
+    """The canonical assembly name for ``value``, or ``None`` where :func:`assembly` raises."""
+    return _ASSEMBLY_ALIASES.get(value.strip().lower())
+
+
 def assembly(value: str, *, parameter: str = "assemblyId") -> str:
     """Return the canonical assembly name for ``value`` or raise :class:`InvalidRequest`."""
-    canonical = _ASSEMBLY_ALIASES.get(value.strip().lower())
+    canonical = try_assembly(value)
     if canonical is None:
         raise InvalidRequest(
             f"unknown assembly {value!r}; use GRCh37 or GRCh38", parameter=parameter

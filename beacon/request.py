@@ -151,6 +151,9 @@ def variant_type(value: str) -> VariantTypeMatch:
 
 def assembly(value: str) -> str:
     """Canonical assembly (``GRCh37``/``GRCh38``) from any accepted spelling."""
+    known = normalize.try_assembly(value)
+    if known is not None:
+        return known
     gcf = _GCF_RE.match(value.strip())
     if gcf:
         version = int(gcf.group(1))
@@ -397,7 +400,10 @@ def _collect(params: Mapping[str, str] | None, body: Mapping[str, Any] | None) -
     """Every parameter of the request under its canonical name (body values win)."""
     merged: dict[str, Any] = {}
     for key, value in (params or {}).items():
-        _put(merged, key, value, "the query string")
+        if key in _CANONICAL:  # the usual spelling, without the look-up of _put
+            merged[key] = value
+        else:
+            _put(merged, key, value, "the query string")
     if body is None:
         return merged
     if not isinstance(body, Mapping):
@@ -430,14 +436,11 @@ def _collect(params: Mapping[str, str] | None, body: Mapping[str, Any] | None) -
 # --- building the query ------------------------------------------------------------------
 
 
-def _query(p: Mapping[str, Any], coordinates: dict[str, tuple[int, ...]]) -> VariantQuery:
-    """The query ``p`` (canonical names) asks; ``start`` and ``end`` as parsed are left in
-    ``coordinates`` for :func:`_received`."""
-    if "aminoacidChange" in p:
-        raise InvalidRequest(
-            "aminoacidChange queries are not supported by this beacon", parameter="aminoacidChange"
-        )
-    asm = assembly(_text(p["assemblyId"], "assemblyId")) if "assemblyId" in p else None
+_FILTERS: Final = frozenset({"variantType", "variantMinLength", "variantMaxLength", "mateName"})
+
+
+def _filters(p: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`VariantQuery` fields of the filters among :data:`_FILTERS` in ``p``."""
     vtype = variant_type(_text(p["variantType"], "variantType")) if "variantType" in p else None
     min_len = (
         _integer(p["variantMinLength"], "variantMinLength") if "variantMinLength" in p else None
@@ -454,14 +457,23 @@ def _query(p: Mapping[str, Any], coordinates: dict[str, tuple[int, ...]]) -> Var
         if "mateName" in p
         else None
     )
-    filters: dict[str, Any] = {}
-    if vtype is not None or min_len is not None or max_len is not None or mate is not None:
-        filters = {
-            "variant_type": vtype,
-            "variant_min_length": min_len,
-            "variant_max_length": max_len,
-            "mate_name": mate,
-        }
+    return {
+        "variant_type": vtype,
+        "variant_min_length": min_len,
+        "variant_max_length": max_len,
+        "mate_name": mate,
+    }
+
+
+def _query(p: Mapping[str, Any], coordinates: dict[str, tuple[int, ...]]) -> VariantQuery:
+    """The query ``p`` (canonical names) asks; ``start`` and ``end`` as parsed are left in
+    ``coordinates`` for :func:`_received`."""
+    if "aminoacidChange" in p:
+        raise InvalidRequest(
+            "aminoacidChange queries are not supported by this beacon", parameter="aminoacidChange"
+        )
+    asm = assembly(_text(p["assemblyId"], "assemblyId")) if "assemblyId" in p else None
+    filters = {} if _FILTERS.isdisjoint(p) else _filters(p)
 
     if "genomicAlleleShortForm" in p:
         clash = [k for k in ("referenceName", "start", "end", "referenceBases", "alternateBases",

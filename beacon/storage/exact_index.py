@@ -146,14 +146,17 @@ class ExactIndex:
                 continue
             rule = min_carriers.get(dataset_id) if min_carriers else None
             if rule is not None:
-                carriers = (code & _CARRIER_MASK) - 1
+                carriers = (code & _CARRIER_MASK) - 1  # -1: unknown
                 k, spread = rule
-                if spread > 1:
+                if carriers < k:
+                    continue
+                # The allele's own threshold is k + draw % spread, in [k, k + spread - 1]:
+                # the keyed draw is only needed for carriers inside that band.
+                if spread > 1 and carriers < k + spread - 1:
                     if draw is None:
                         draw = allele_draw(self._key, query.reference_name, query.start, ref, alt)
-                    k += draw % spread
-                if carriers < 0 or carriers < k:
-                    continue
+                    if carriers < k + draw % spread:
+                        continue
             out[dataset_id] = out.get(dataset_id, 0) + 1
         return out
 
