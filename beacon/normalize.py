@@ -37,7 +37,7 @@ from beacon.errors import InvalidRequest
 
 ASSEMBLIES: Final = ("GRCh37", "GRCh38")
 
-_ASSEMBLY_ALIASES: Final[dict[str, str]] = {
+ASSEMBLY_ALIASES: Final[dict[str, str]] = {
     "grch37": "GRCh37",
     "hg19": "GRCh37",
     "b37": "GRCh37",
@@ -92,7 +92,7 @@ for _i, _v in enumerate(_GRCH37_VERSIONS, start=1):
     _REFSEQ[f"NC_{_i:06d}.{_v + 1}"] = (_name, "GRCh38")
 _REFSEQ["NC_012920.1"] = ("MT", None)
 
-_CHROM_ALIASES: Final[dict[str, str]] = {
+CHROMOSOME_ALIASES: Final[dict[str, str]] = {
     **{name.lower(): name for name in CHROMOSOMES},
     "m": "MT",
     "23": "X",
@@ -105,7 +105,7 @@ _BASES_RE: Final = re.compile(r"[ACGTN]+")
 
 def try_assembly(value: str) -> str | None:
     """The canonical assembly name for ``value``, or ``None`` where :func:`assembly` raises."""
-    return _ASSEMBLY_ALIASES.get(value.strip().lower())
+    return ASSEMBLY_ALIASES.get(value.strip().lower())
 
 
 def assembly(value: str, *, parameter: str = "assemblyId") -> str:
@@ -141,7 +141,7 @@ def chromosome_and_assembly(
     key = raw.lower()
     if key.startswith("chr"):
         key = key[3:]
-    name = _CHROM_ALIASES.get(key)
+    name = CHROMOSOME_ALIASES.get(key)
     if name is None:
         raise InvalidRequest(f"unknown reference name {value!r}", parameter=parameter)
     return name, None

@@ -668,6 +668,94 @@ def parse_g_variants(
     is the decoded JSON body. ``variant_id`` is the ``{id}`` of ``/g_variants/{id}``.
     Pure; raises :class:`InvalidRequest` naming the parameter at fault.
     """
+    if body is None and variant_id is None and params is not None:
+        plain = _plain_sequence_get(params)
+        if plain is not None:
+            return plain
+    return _parse(params, body, variant_id)
+
+
+# --- the most common request, without the general machinery -------------------------------
+
+_PLAIN_KEYS: Final = frozenset(
+    {"referenceName", "assemblyId", "start", "referenceBases", "alternateBases"}
+)
+_PLAIN_BASES: Final = re.compile(r"[ACGT]+")
+_PLAIN_CHROMOSOMES: Final[dict[str, str]] = {
+    f"{prefix}{spelling}": name
+    for alias, name in normalize.CHROMOSOME_ALIASES.items()
+    for spelling in (alias, alias.upper())
+    for prefix in ("", "chr", "Chr", "CHR")
+}
+"""Reference names in a spelling :func:`beacon.normalize.chromosome_and_assembly` reads as
+is (no surrounding space, no RefSeq accession), with the chromosome each names."""
+_PLAIN_ASSEMBLIES: Final[dict[str, str]] = {
+    spelling: name
+    for alias, name in normalize.ASSEMBLY_ALIASES.items()
+    for spelling in (alias, alias.upper(), name)
+}
+"""Assembly names in a spelling :func:`assembly` reads as is, with the assembly each names."""
+
+
+def _plain_sequence_get(params: Mapping[str, str]) -> BeaconRequest | None:
+    """The request most callers send, parsed directly: GET parameters ``referenceName``,
+    ``start``, ``referenceBases`` and ``alternateBases`` (and optionally ``assemblyId``), each
+    spelled canonically, with plain bases (A, C, G, T) and a decimal start, and nothing else.
+
+    ``None`` for every other request, which :func:`_parse` then reads, refusing what it must.
+    Where this answers it gives exactly what :func:`_parse` gives (a property test holds the
+    two together).
+    """
+    if len(params) < 4 or not _PLAIN_KEYS.issuperset(params):
+        return None
+    chrom = _PLAIN_CHROMOSOMES.get(params.get("referenceName", ""))
+    start_text = params.get("start", "")
+    ref = params.get("referenceBases", "")
+    alt = params.get("alternateBases", "")
+    asm_text = params.get("assemblyId")
+    asm = None if asm_text is None else _PLAIN_ASSEMBLIES.get(asm_text)
+    if (
+        chrom is None
+        or (asm is None and asm_text is not None)
+        or not (start_text.isascii() and start_text.isdigit() and len(start_text) <= 19)
+        or ref == alt
+        or len(ref) > MAX_BASES
+        or len(alt) > MAX_BASES
+        or not _PLAIN_BASES.fullmatch(ref)
+        or not _PLAIN_BASES.fullmatch(alt)
+    ):
+        return None
+    start = int(start_text)
+    if start > MAX_POSITION:
+        return None
+    parameters: dict[str, Any] = {key: params[key] for key in QUERY_PARAMETERS if key in params}
+    parameters["start"] = [start]
+    received = {  # as _received writes it for this request
+        "apiVersion": "v2.0.0",
+        "requestedSchemas": [],
+        "pagination": {"skip": 0, "limit": DEFAULT_LIMIT},
+        "requestedGranularity": "boolean",
+        "includeResultsetResponses": "HIT",
+        "requestParameters": {"g_variant": parameters},
+        "testMode": False,
+    }
+    if normalize.trimmable(ref, alt):
+        trimmed = normalize.trim(start, ref, alt)
+        start, ref, alt = trimmed.start, trimmed.reference, trimmed.alternate
+    query = VariantQuery(
+        QueryKind.SEQUENCE, chrom, asm, start, start + len(ref), reference_bases=ref,
+        alternate_bases=alt,
+    )  # fmt: skip
+    return BeaconRequest(query=query, received=received)
+
+
+# --- every other request ---------------------------------------------------------------------
+
+
+def _parse(
+    params: Mapping[str, str] | None, body: Mapping[str, Any] | None, variant_id: str | None
+) -> BeaconRequest:
+    """:func:`parse_g_variants` for any request."""
     p = _collect(params, body)
     coordinates: dict[str, tuple[int, ...]] = {}
     if variant_id is not None:

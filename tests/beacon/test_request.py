@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beacon.errors import InvalidRequest
 from beacon.model import Granularity, IncludeResultsets, QueryKind
-from beacon.request import parse_g_variants, parse_hgvs
+from beacon.request import _parse, _plain_sequence_get, parse_g_variants, parse_hgvs
 
 SNP = {"referenceName": "chr17", "start": "43045711", "referenceBases": "T", "alternateBases": "C"}
 
@@ -292,3 +293,63 @@ def test_parser_never_fails_except_with_invalid_request(
     except InvalidRequest as exc:
         named = exc.parameter
     assert named
+
+
+# --- the direct reading of the most common request -----------------------------------------
+
+_CHROMS = ["1", "17", "chr17", "Chr17", "CHRX", "chrx", "x", "MT", "chrM", "m", "23", "25",
+           " 17", "17 ", "chr17_gl000205", "NC_000017.11", "nc_000017.10", "", "99"]  # fmt: skip
+_STARTS = ["0", "7", "43045711", "0043045711", " 5", "5 ", "+5", "-1", "5,9", "1e3", "²",
+           "١٢", "10000000000", "10000000001", "9" * 19, "9" * 20, "", "abc"]  # fmt: skip
+_BASES = ["A", "C", "T", "G", "AC", "CAG", "TT", "a", "c", "N", "AN", "NA", "-", ".", "",
+          " A", "A ", "A,C", "ACGU", "<DEL>", "A" * 10_000, "A" * 10_001]  # fmt: skip
+_ASSEMBLIES = ["GRCh38", "grch38", "GRCH38", "hg19", "HG19", "b37", "GRCh37.p13",
+               "GCF_000001405.40", "GCF_000001405.25", " GRCh38", "hg18", ""]  # fmt: skip
+_KEYS = ["referenceName", "start", "referenceBases", "alternateBases", "assemblyId", "end",
+         "referencename", "variantType", "requestedGranularity", "datasetIds"]  # fmt: skip
+_VALUES = {"referenceName": _CHROMS, "referencename": _CHROMS, "start": _STARTS,
+           "end": _STARTS, "referenceBases": _BASES, "alternateBases": _BASES,
+           "assemblyId": _ASSEMBLIES, "variantType": ["SNP", "DEL"],
+           "requestedGranularity": ["count", "boolean"], "datasetIds": ["ds1"]}  # fmt: skip
+
+
+@st.composite
+def _get_params(draw: st.DrawFn) -> dict[str, str]:
+    base = ["referenceName", "start", "referenceBases", "alternateBases"]
+    keys = draw(st.sets(st.sampled_from(_KEYS), max_size=3)) | set(
+        draw(st.lists(st.sampled_from(base), min_size=2, max_size=4))
+    )
+    return {key: draw(st.sampled_from(_VALUES[key])) for key in sorted(keys)}
+
+
+def _outcome(parse: Any, params: dict[str, str]) -> object:
+    try:
+        parsed = parse(params)
+    except InvalidRequest as exc:
+        return ("refused", exc.status, exc.message, exc.parameter)
+    return (parsed, orjson.dumps(parsed.received))  # received in order, as it is sent
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_get_params())
+def test_the_direct_reading_agrees_with_the_general_one(params: dict[str, str]) -> None:
+    direct = _plain_sequence_get(params)
+    general = _outcome(lambda p: _parse(p, None, None), params)
+    if direct is not None:
+        assert (direct, orjson.dumps(direct.received)) == general
+    assert _outcome(lambda p: parse_g_variants(p, None), params) == general
+
+
+def test_the_direct_reading_answers_the_common_request() -> None:
+    """It is used (so the agreement above is not vacuous) and declines what it does not read."""
+    assert _plain_sequence_get(SNP) is not None
+    assert _plain_sequence_get({**SNP, "assemblyId": "GRCh38", "start": "0"}) is not None
+    assert _plain_sequence_get({**SNP, "referenceBases": "CAG", "alternateBases": "C"}) is not None
+    for declined in (
+        {**SNP, "referenceBases": "N"},
+        {**SNP, "referenceName": "NC_000017.11"},
+        {**SNP, "start": " 5"},
+        {**SNP, "requestedGranularity": "count"},
+        {k: v for k, v in SNP.items() if k != "referenceBases"},
+    ):
+        assert _plain_sequence_get(declined) is None
