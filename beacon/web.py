@@ -383,7 +383,7 @@ async def answer_g_variants(
 
 
 async def g_variants(request: web.Request) -> web.Response:
-    body = await g_variants_body(request)
+    body = await g_variants_body(request) if request.method == "POST" else None
     parsed = parse_g_variants(query_params(request), body)
     return json_response(await answer_g_variants(request, parsed))
 

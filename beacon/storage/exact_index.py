@@ -138,7 +138,7 @@ class ExactIndex:
         if entry is None:
             return {}
         out: dict[str, int] = {}
-        wanted = set(dataset_ids)
+        wanted = dataset_ids if len(dataset_ids) <= 4 else set(dataset_ids)
         draw: int | None = None
         for code in (entry,) if isinstance(entry, int) else entry:
             dataset_id = self._ids[code >> _CARRIER_BITS]
