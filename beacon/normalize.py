@@ -197,8 +197,15 @@ def trim(start: int, reference: str, alternate: str) -> TrimmedAllele:
     ``start`` is the 0-based position of ``reference[0]``. ``N`` is never treated as shared.
     Identical inputs (no change) are returned untrimmed.
     """
-    if reference == alternate:
-        return TrimmedAllele(start, start + len(reference), reference, alternate)
+    new_start, ref, alt = trim_bases(start, reference, alternate)
+    return TrimmedAllele(new_start, new_start + len(ref), ref, alt)
+
+
+def trim_bases(start: int, reference: str, alternate: str) -> tuple[int, str, str]:
+    """:func:`trim`'s ``(start, reference, alternate)``, without building a
+    :class:`TrimmedAllele` (the end is ``start + len(reference)``)."""
+    if reference == alternate or not trimmable(reference, alternate):
+        return start, reference, alternate
     ref, alt = reference, alternate
     while ref and alt and ref[-1] == alt[-1] and ref[-1] != "N":
         ref, alt = ref[:-1], alt[:-1]
@@ -206,9 +213,7 @@ def trim(start: int, reference: str, alternate: str) -> TrimmedAllele:
     limit = min(len(ref), len(alt))
     while prefix < limit and ref[prefix] == alt[prefix] and ref[prefix] != "N":
         prefix += 1
-    ref, alt = ref[prefix:], alt[prefix:]
-    new_start = start + prefix
-    return TrimmedAllele(new_start, new_start + len(ref), ref, alt)
+    return start + prefix, ref[prefix:], alt[prefix:]
 
 
 def sequence_variant_type(reference: str, alternate: str) -> str:

@@ -400,10 +400,7 @@ def _collect(params: Mapping[str, str] | None, body: Mapping[str, Any] | None) -
     """Every parameter of the request under its canonical name (body values win)."""
     merged: dict[str, Any] = {}
     for key, value in (params or {}).items():
-        if key in _CANONICAL:  # the usual spelling, without the look-up of _put
-            merged[key] = value
-        else:
-            _put(merged, key, value, "the query string")
+        _put(merged, key, value, "the query string")
     if body is None:
         return merged
     if not isinstance(body, Mapping):
@@ -551,9 +548,7 @@ def _query(p: Mapping[str, Any], coordinates: dict[str, tuple[int, ...]]) -> Var
             # An indel padded with one unknown base before it (N>NC, NA>N), as v1 clients
             # and networks write an indel whose preceding base they do not know.
             start, ref, alt = start + 1, ref[1:], alt[1:]
-        if normalize.trimmable(ref, alt):
-            trimmed = normalize.trim(start, ref, alt)
-            start, ref, alt = trimmed.start, trimmed.reference, trimmed.alternate
+        start, ref, alt = normalize.trim_bases(start, ref, alt)
         return VariantQuery(
             QueryKind.SEQUENCE, chrom, asm, start, start + len(ref), reference_bases=ref,
             alternate_bases=alt, **filters,
@@ -739,9 +734,7 @@ def _plain_sequence_get(params: Mapping[str, str]) -> BeaconRequest | None:
         "requestParameters": {"g_variant": parameters},
         "testMode": False,
     }
-    if normalize.trimmable(ref, alt):
-        trimmed = normalize.trim(start, ref, alt)
-        start, ref, alt = trimmed.start, trimmed.reference, trimmed.alternate
+    start, ref, alt = normalize.trim_bases(start, ref, alt)
     query = VariantQuery(
         QueryKind.SEQUENCE, chrom, asm, start, start + len(ref), reference_bases=ref,
         alternate_bases=alt,

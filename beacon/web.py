@@ -350,9 +350,8 @@ async def answer_g_variants(
     settings = app[SETTINGS]
     store = app[STORE]
     caller = await caller_of(request)
-    if parsed.dataset_ids or scope is not None:
-        named = [*(parsed.dataset_ids or ()), *(() if scope is None else (scope,))]
-        await require_access(request, caller, named)
+    named = [*(parsed.dataset_ids or ()), *(() if scope is None else (scope,))]
+    await require_access(request, caller, named)
     plan = await store.plan(caller, parsed, scope)
     await privacy_web.charge_query(app[LEASES], settings, caller)  # 429 when spent
     found: dict[str, Found] = await queries.find_variants(
@@ -383,7 +382,7 @@ async def answer_g_variants(
 
 
 async def g_variants(request: web.Request) -> web.Response:
-    body = await g_variants_body(request) if request.method == "POST" else None
+    body = await g_variants_body(request)
     parsed = parse_g_variants(query_params(request), body)
     return json_response(await answer_g_variants(request, parsed))
 
