@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from beacon.errors import InvalidRequest
+from beacon.frozen import quick_init
 
 
 class SecurityLevel(enum.StrEnum):
@@ -229,6 +230,7 @@ class VariantTypeMatch:
     structural_only: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class VariantQuery:
     """One normalised genomic variant query. Coordinates are 0-based, half-open.
@@ -269,6 +271,7 @@ class VariantQuery:
     mate_start: int | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BeaconRequest:
     """A parsed, validated Beacon v2 ``g_variants`` request.
@@ -293,6 +296,7 @@ class BeaconRequest:
     received: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Found:
     """What one dataset holds for one query: every matching allele counted, one page read.

@@ -22,6 +22,7 @@ import asyncpg
 import orjson
 
 from beacon.errors import NotFound
+from beacon.frozen import quick_init
 from beacon.model import Consent, Granularity
 from beacon.policy import DisclosurePolicy, policy_from_json, policy_to_json
 from beacon.storage import audit_copy
@@ -192,6 +193,7 @@ LIMIT $3
 """
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One answered query. ``datasets`` and ``granularities`` are parallel (the granularity
