@@ -501,67 +501,89 @@ def _endpoint(request: web.Request) -> str:
 
 
 @web.middleware
-async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Metrics and the access log. Only the route template is logged above DEBUG."""
+async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The app's one middleware, around every handler:
+
+    - errors: every failure becomes a Beacon error document (:func:`_failure`); anything
+      unexpected a 500 without details;
+    - CORS for browsers: allowed origins from ``Settings.cors_origins`` (``*`` = any),
+      preflight requests answered here;
+    - metrics and the access log (:func:`_observe`).
+
+    One coroutine rather than three keeps the per-request cost of the layers down.
+    """
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        origin = request.headers.get("Origin")
+        origins = request.app[SETTINGS].cors_origins if origin is not None else ()
+        allowed = origin is not None and ("*" in origins or origin in origins)
+        response: web.StreamResponse
+        if (
+            allowed
+            and request.method == "OPTIONS"
+            and "Access-Control-Request-Method" in request.headers
+        ):
+            response = _preflight()
+        else:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    status = exc.status
+                    raise
+                response = _failure(request, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                response = _failure(request, exc)
+        if allowed and origin is not None:
+            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+            if "*" not in origins:
+                response.headers["Vary"] = "Origin"
         status = response.status
         return response
     finally:
-        elapsed = time.perf_counter() - started
-        endpoint = _endpoint(request)
-        request.app[METRICS].observe(endpoint, request.method, status, elapsed)
-        if access_log.isEnabledFor(logging.DEBUG):
-            access_log.debug(
-                "%s %s %s %d %.1fms",
-                client_address(request),
-                request.method,
-                request.path_qs,
-                status,
-                elapsed * 1000,
-            )
-        elif access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "%s %s %s %d %.1fms", client_address(request), request.method, endpoint, status,
-                elapsed * 1000,
-            )  # fmt: skip
+        _observe(request, status, time.perf_counter() - started)
+
+
+def _observe(request: web.Request, status: int, elapsed: float) -> None:
+    """Metrics and the access log of one answered request (``elapsed`` in seconds). Only the
+    route template is logged above DEBUG."""
+    endpoint = _endpoint(request)
+    request.app[METRICS].observe(endpoint, request.method, status, elapsed)
+    if access_log.isEnabledFor(logging.DEBUG):
+        access_log.debug(
+            "%s %s %s %d %.1fms",
+            client_address(request),
+            request.method,
+            request.path_qs,
+            status,
+            elapsed * 1000,
+        )
+    elif access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "%s %s %s %d %.1fms", client_address(request), request.method, endpoint, status,
+            elapsed * 1000,
+        )  # fmt: skip
 
 
 _CORS_HEADERS: Final = "Authorization, Content-Type, Accept"
 
 
-@web.middleware
-async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """CORS for browsers: allowed origins from ``Settings.cors_origins`` (``*`` = any)."""
-    origins = request.app[SETTINGS].cors_origins
-    origin = request.headers.get("Origin")
-    allowed = origin is not None and ("*" in origins or origin in origins)
-    if (
-        request.method == "OPTIONS"
-        and allowed
-        and "Access-Control-Request-Method" in request.headers
-    ):
-        response: web.StreamResponse = web.Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
-        response.headers["Access-Control-Max-Age"] = "600"
-    else:
-        response = await handler(request)
-    if allowed and origin is not None:
-        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
-        if "*" not in origins:
-            response.headers["Vary"] = "Origin"
+def _preflight() -> web.Response:
+    """The answer to an allowed CORS preflight request."""
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
+    response.headers["Access-Control-Max-Age"] = "600"
     return response
 
 
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The single error middleware: every failure becomes a Beacon error document."""
-    try:
-        return await handler(request)
-    except BeaconError as exc:
+def _failure(request: web.Request, exc: Exception) -> web.Response:
+    """The Beacon error document for a failure (an HTTP error of status 400 or more, a
+    :class:`BeaconError`, or anything else as a 500 without details, logged as a defect)."""
+    if isinstance(exc, BeaconError):
         if isinstance(exc, StoreUnavailable):
             request.app[METRICS].store_unavailable()
             log.warning("store unavailable: %s", exc.message)
@@ -572,20 +594,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if isinstance(exc, Unauthenticated):
             response.headers["WWW-Authenticate"] = bearer_challenge(exc)
         return response
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+    if isinstance(exc, web.HTTPException):
         if isinstance(exc, web.HTTPRequestEntityTooLarge):
             return _error(request, 413, "request body is too large", "body")
         response = _error(request, exc.status, exc.reason, None)
         if isinstance(exc, web.HTTPMethodNotAllowed):
             response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
         return response
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log_defect(log, exc, f"answering {request.method} {_endpoint(request)}")
-        return _error(request, 500, "internal error", None)
+    log_defect(log, exc, f"answering {request.method} {_endpoint(request)}")
+    return _error(request, 500, "internal error", None)
 
 
 def _error(request: web.Request, status: int, message: str, parameter: str | None) -> web.Response:
@@ -645,7 +662,7 @@ def create_app(
     file. Nothing is opened until the app starts.
     """
     app = web.Application(
-        middlewares=[observe, cors, errors],
+        middlewares=[edge],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
