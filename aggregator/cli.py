@@ -28,7 +28,7 @@ import orjson
 from aiohttp import web
 
 from aggregator.config import ConfigError, NetworkConfig, load_config
-from beacon.heap import freeze_startup_heap
+from beacon.heap import freeze_startup_heap, space_young_passes
 from beacon.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE
 from beacon.http_protocol import answer_protocol_errors
 
@@ -64,6 +64,7 @@ async def _serve(config: NetworkConfig, config_path: Path, *, reuse_port: bool) 
     site = web.TCPSite(runner, config.host, config.port, reuse_port=reuse_port)
     await site.start()
     freeze_startup_heap()  # short full GC passes under load (beacon.heap)
+    space_young_passes()  # and rare young ones
     log.info("aggregator %s listening on http://%s:%d", config.id, config.host, config.port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

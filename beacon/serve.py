@@ -25,7 +25,7 @@ from typing import Any
 
 from beacon.cli import command
 from beacon.config import Settings
-from beacon.heap import freeze_startup_heap
+from beacon.heap import freeze_startup_heap, space_young_passes
 from beacon.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def run_worker(settings: Settings, dsn: str, log_level: str) -> None:
     async def freeze(app: web.Application) -> None:  # after the app's own start-up hooks
         del app
         freeze_startup_heap()
+        space_young_passes()
 
     app.on_startup.append(freeze)
     web.run_app(

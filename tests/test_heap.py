@@ -1,4 +1,5 @@
-"""beacon.heap: startup objects leave the collector's view; later garbage is still collected."""
+"""beacon.heap: startup objects leave the collector's view, young passes are spaced out, and
+later garbage is still collected."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import sys
 SCRIPT = """
 import gc
 import beacon.web  # a server's worth of modules
-from beacon.heap import freeze_startup_heap
+from beacon.heap import GEN0_THRESHOLD, freeze_startup_heap, space_young_passes
 
+older = gc.get_threshold()[1:]
+space_young_passes()
+assert gc.get_threshold() == (GEN0_THRESHOLD, *older), gc.get_threshold()
 frozen = freeze_startup_heap()
 assert frozen > 10_000, frozen
 assert gc.get_freeze_count() == frozen
@@ -22,6 +26,17 @@ for _ in range(100):
     n.self = n  # a cycle: only the collector frees it
 del n
 assert gc.collect() >= 100
+
+collected = []
+gc.callbacks.append(lambda phase, info: phase == "stop" and collected.append(info["generation"]))
+for _ in range(1_000):  # well over CPython's 700 allocations, well under the new threshold
+    n = Node()
+    n.self = n
+assert collected == [], collected
+for _ in range(GEN0_THRESHOLD):
+    n = Node()
+    n.self = n
+assert 0 in collected, collected  # a young pass ran on its own, at the new threshold
 print("ok", frozen)
 """
 
