@@ -170,6 +170,15 @@ class Store:
         re-read; an older one (or none) is re-read before answering. Raises
         :class:`StoreUnavailable` when that re-read fails.
         """
+        catalogue = self._catalogue_now()
+        if catalogue is None:
+            await self._read_datasets_if_expired()
+            catalogue = self._datasets
+        return catalogue
+
+    def _catalogue_now(self) -> list[Dataset] | None:
+        """:meth:`datasets` when it can answer without waiting (starting the background
+        re-read of a stale catalogue), else ``None``."""
         age = time.monotonic() - self._datasets_at
         if age < DATASET_CACHE_S:
             return self._datasets
@@ -177,8 +186,7 @@ class Store:
             if self._refresh is None or self._refresh.done():
                 self._refresh = asyncio.get_running_loop().create_task(self._refresh_datasets())
             return self._datasets
-        await self._read_datasets_if_expired()
-        return self._datasets
+        return None
 
     async def _read_datasets_if_expired(self) -> None:
         """Re-read the catalogue unless another caller did while this one waited."""
@@ -202,7 +210,13 @@ class Store:
         Worked out once per catalogue and :attr:`Caller.access_key`; callers with the same
         key share the result. Raises as :meth:`datasets`.
         """
-        catalogue = await self.datasets()
+        catalogue = self._catalogue_now()
+        if catalogue is None:
+            catalogue = await self.datasets()
+        return self._visible_in(catalogue, caller)
+
+    def _visible_in(self, catalogue: list[Dataset], caller: Caller) -> tuple[Permitted, ...]:
+        """:meth:`visible` in ``catalogue``, the current catalogue."""
         if catalogue is not self._visible_of:
             self._visible = {}
             self._plans = {}
@@ -222,7 +236,10 @@ class Store:
     async def plan(self, caller: Caller, request: BeaconRequest, scope: str | None) -> QueryPlan:
         """:func:`beacon.query_plan.plan_query` over :meth:`visible`, kept per catalogue and
         :func:`beacon.query_plan.plan_key`. Raises as both."""
-        visible = await self.visible(caller)
+        catalogue = self._catalogue_now()
+        if catalogue is None:
+            catalogue = await self.datasets()
+        visible = self._visible_in(catalogue, caller)
         key = plan_key(caller, request, scope)
         plan = self._plans.get(key)
         if plan is None:
@@ -315,11 +332,12 @@ def client_address(request: web.Request) -> str | None:
 
 
 async def caller_of(request: web.Request) -> Caller:
-    """The caller behind a request, from the app's :class:`Authenticator`."""
-    authenticator = request.app[AUTHENTICATOR]
-    return await authenticator.identify(
-        request.headers.get("Authorization"), client_address(request)
-    )
+    """The caller behind a request, from the app's :class:`Authenticator`; a request without
+    credentials is anonymous (what every authenticator answers for it) without asking."""
+    authorization = request.headers.get("Authorization")
+    if authorization is None:
+        return Caller.anonymous(client_address(request))
+    return await request.app[AUTHENTICATOR].identify(authorization, client_address(request))
 
 
 async def visible_datasets(request: web.Request, caller: Caller) -> Sequence[Permitted]:
@@ -350,8 +368,9 @@ async def answer_g_variants(
     settings = app[SETTINGS]
     store = app[STORE]
     caller = await caller_of(request)
-    named = [*(parsed.dataset_ids or ()), *(() if scope is None else (scope,))]
-    await require_access(request, caller, named)
+    if parsed.dataset_ids or scope is not None:
+        named = [*(parsed.dataset_ids or ()), *(() if scope is None else (scope,))]
+        await require_access(request, caller, named)
     plan = await store.plan(caller, parsed, scope)
     await privacy_web.charge_query(app[LEASES], settings, caller)  # 429 when spent
     found: dict[str, Found] = await queries.find_variants(

@@ -27,7 +27,8 @@ from tests.beacon.privacy_data import RECORDS, write_vcf
 
 
 class FixedAuthenticator:
-    """Every request comes from one given caller (the token checks are tested in auth/)."""
+    """Every request with credentials comes from one given caller (the token checks are tested
+    in auth/); the clients below send some."""
 
     def __init__(self, caller: Caller) -> None:
         self.caller = caller
@@ -49,7 +50,8 @@ async def _client(
         dsn=dsn,
         authenticator=None if caller is None else FixedAuthenticator(caller),
     )
-    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+    headers = {} if caller is None else {"Authorization": f"Bearer {caller.subject}"}
+    async with TestClient(TestServer(app, host="127.0.0.1"), headers=headers) as client:
         yield client
 
 
@@ -273,3 +275,32 @@ async def test_without_trusted_proxies_x_forwarded_for_is_ignored(
     ]
     entries = await privacy.read_audit(db)
     assert [e.client_address for e in entries] == ["127.0.0.1", "127.0.0.1"]
+
+
+async def test_a_request_without_credentials_is_anonymous_without_asking(cohort: str) -> None:
+    """The authenticator is asked only about credentials; none at all is anonymous, as every
+    authenticator answers (beacon.access.Authenticator)."""
+    asked: list[str | None] = []
+
+    class Recording(FixedAuthenticator):
+        async def identify(self, authorization: str | None, client_address: str | None) -> Caller:
+            asked.append(authorization)
+            return await super().identify(authorization, client_address)
+
+    app = create_app(Settings(), dsn=cohort, authenticator=Recording(CONTROLLED))
+    query = {**_queries()[0], "requestedGranularity": "count"}
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        async with client.get("/g_variants", params=query) as resp:
+            anonymous = await resp.json()
+            assert resp.status == 200, anonymous
+        assert asked == []
+        headers = {"Authorization": "Bearer bob"}
+        async with client.get("/g_variants", params=query, headers=headers) as resp:
+            controlled = await resp.json()
+            assert resp.status == 200, controlled
+        assert asked == ["Bearer bob"]
+    # anonymous: boolean at most, and k-anonymity hides the rare allele; bob: counts
+    assert anonymous["meta"]["returnedGranularity"] == "boolean"
+    assert anonymous["responseSummary"] == {"exists": False}
+    assert controlled["meta"]["returnedGranularity"] == "count"
+    assert controlled["responseSummary"] == {"exists": True, "numTotalResults": 1}
