@@ -1,6 +1,7 @@
 """The audit log written in batches, off the request path.
 
-Answering a query appends its :class:`beacon.storage.privacy.AuditEntry` to an in-memory
+Answering a query appends its audit row (:meth:`AuditWriter.record_answer`, or
+:meth:`AuditWriter.record` for a :class:`beacon.storage.privacy.AuditEntry`) to an in-memory
 buffer (no I/O); a background task writes the buffer by binary COPY (at most
 :data:`FLUSH_ROWS` entries each) every :data:`FLUSH_INTERVAL_S` seconds, or as soon as
 :data:`FLUSH_ROWS` entries wait, and once more when the app shuts down. Entries carry the
@@ -18,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Final
 
 from beacon.errors import StoreUnavailable
-from beacon.storage import privacy
+from beacon.storage import audit_copy, privacy
 from beacon.storage.db import Pool
 
 log = logging.getLogger(__name__)
@@ -58,23 +60,33 @@ class AuditWriter:
         self._interval_s = interval_s
         self._batch_rows = batch_rows
         self._max_pending = max_pending
-        self._pending: list[privacy.AuditEntry] = []
+        self._pending: list[audit_copy.Row] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
     def record(self, entry: privacy.AuditEntry) -> None:
-        """Queue ``entry`` for the next write (no I/O).
+        """Queue ``entry`` for the next write (no I/O); one without ``at`` records now.
 
         Raises :class:`StoreUnavailable` when :data:`MAX_PENDING` entries already wait (the
         store has refused them) or the writer has stopped, so that no query is answered
         without its audit entry.
         """
+        self._append(audit_copy.row_of(entry, time.time_ns() // 1000))
+
+    def record_answer(self, fields: audit_copy.Fields) -> None:
+        """:meth:`record` of the entry of a query answered now, with these fields (in
+        :data:`beacon.storage.audit_copy.Fields` order; ``datasets`` and ``granularities``
+        parallel), without making an :class:`~beacon.storage.privacy.AuditEntry`: the query
+        path's way. Raises as :meth:`record`."""
+        self._append((time.time_ns() // 1000, *fields))
+
+    def _append(self, row: audit_copy.Row) -> None:
         if len(self._pending) >= self._max_pending:
             raise StoreUnavailable("the audit log cannot be written")
         if self._task is not None and self._task.done():
             raise StoreUnavailable("the audit log writer has stopped")
-        self._pending.append(entry)
+        self._pending.append(row)
         if len(self._pending) >= self._batch_rows:
             self._wake.set()
 
@@ -98,7 +110,7 @@ class AuditWriter:
             for at in range(0, len(taken), self._batch_rows):
                 batch = taken[at : at + self._batch_rows]
                 try:
-                    await privacy.write_audit(self._pool, batch, timeout_s=self._timeout_s)
+                    await privacy.write_audit_rows(self._pool, batch, timeout_s=self._timeout_s)
                 except BaseException:
                     self._pending[:0] = taken[at:]  # keep their order ahead of newer entries
                     raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from beacon.access import Caller, dataset_tier
@@ -26,7 +25,6 @@ from beacon.policy import (
     budget_limit,
     combined_precision,
 )
-from beacon.storage import privacy
 
 log = logging.getLogger(__name__)
 
@@ -125,18 +123,19 @@ def audit_query(
     """
     if not settings.audit_log:
         return
-    writer.record(
-        privacy.AuditEntry(
-            tier=caller.tier.value,
-            endpoint=endpoint,
-            datasets=datasets,
-            granularities=answered,
-            returned_granularity=returned,
-            subject=caller.subject,
-            client_address=caller.client_address,
-            exists=exists,
-            status=status,
-            at=datetime.now(UTC),
+    if len(datasets) != len(answered):
+        raise ValueError("datasets and answered must be parallel")
+    writer.record_answer(
+        (
+            caller.subject,
+            caller.client_address,
+            caller.tier.value,
+            endpoint,
+            datasets,
+            answered,
+            returned,
+            exists,
+            status,
         )
     )
 

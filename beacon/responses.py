@@ -419,18 +419,18 @@ def g_variants_response(
     request: BeaconRequest,
     permitted: Sequence[Permitted],
     found: Mapping[str, Found],
+    granularity: Granularity,
 ) -> dict[str, Any]:
     """The answer to a ``g_variants`` query.
 
     ``permitted`` are the datasets that were queried (those the caller may see, narrowed by
-    datasetIds and assembly) and ``found`` their hits by dataset id. The returned granularity
-    is the requested one lowered to the strictest queried dataset's limit; at ``boolean`` the
-    result sets carry ``exists`` only, at ``count`` also ``resultsCount``, at ``record`` also
-    one page of genomicVariations.
+    datasetIds and assembly) and ``found`` their hits by dataset id. ``granularity`` is the
+    returned granularity, :func:`returned_granularity` of the request over ``permitted`` (the
+    query plan's). At ``boolean`` the result sets carry ``exists`` only, at ``count`` also
+    ``resultsCount``, at ``record`` also one page of genomicVariations.
     """
-    granularity = returned_granularity(request.requested_granularity, permitted)
-    total = sum(found[p.dataset.id].total for p in permitted if p.dataset.id in found)
-    exists = total > 0
+    counts = [(item, found.get(item.dataset.id)) for item in permitted]
+    total = sum(hit.total for _, hit in counts if hit is not None)
     meta = response_meta(
         settings,
         returned_granularity=granularity,
@@ -438,19 +438,19 @@ def g_variants_response(
         returned_schemas=RETURNED_G_VARIANTS,
         test_mode=request.test_mode,
     )
-    summary: dict[str, Any] = {"exists": exists}
+    summary: dict[str, Any] = {"exists": total > 0}
     if granularity is not Granularity.BOOLEAN:
         summary["numTotalResults"] = total
     doc: dict[str, Any] = {"meta": meta, "responseSummary": summary}
-    if request.include_resultset_responses is IncludeResultsets.NONE:
+    mode = request.include_resultset_responses
+    if mode is IncludeResultsets.NONE:
         if granularity is not Granularity.BOOLEAN:
             doc["response"] = {"resultSets": []}
         return doc
     result_sets = []
-    for item in permitted:
-        hit = found.get(item.dataset.id)
-        count = hit.total if hit else 0
-        if not _include(request.include_resultset_responses, count > 0):
+    for item, hit in counts:
+        count = hit.total if hit is not None else 0
+        if not _include(mode, count > 0):
             continue
         result_set: dict[str, Any] = {
             "id": item.dataset.id,

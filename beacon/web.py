@@ -384,7 +384,7 @@ async def answer_g_variants(
         min_carriers=plan.min_carriers,
         index=store.keeper.index,
     )
-    doc = responses.g_variants_response(settings, parsed, plan.chosen, found)
+    doc = responses.g_variants_response(settings, parsed, plan.chosen, found, plan.returned)
     if plan.returned is not Granularity.BOOLEAN:  # a boolean answer carries no counts
         privacy_web.disclose_counts(doc, plan.permitted, {k: v.total for k, v in found.items()})
     privacy_web.audit_query(

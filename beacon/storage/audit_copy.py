@@ -1,6 +1,8 @@
 """PostgreSQL binary COPY encoding of ``audit_log`` rows (pure; no database access).
 
-One row per answered query, :data:`beacon.storage.privacy.AUDIT_COLUMNS` order. Nearly every
+One row per answered query, :data:`beacon.storage.privacy.AUDIT_COLUMNS` order, given as a
+:data:`Row` (what :class:`beacon.audit_writer.AuditWriter` buffers: a plain tuple, cheap to
+make on the query path) or as an :class:`~beacon.storage.privacy.AuditEntry`. Nearly every
 field repeats from one query to the next (the same caller, endpoint, datasets and outcome),
 only the time differs: each row is the encoded time followed by the encoding of the other
 nine fields, which is made once per distinct combination and reused (a bounded cache).
@@ -27,13 +29,15 @@ if TYPE_CHECKING:
 _ROW_START: Final = struct.pack(">h", 10)
 _TIME: Final = struct.Struct(">iq")
 _SMALLINT: Final = struct.Struct(">ih")
-_POSTGRES_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_POSTGRES_EPOCH_US: Final = 946_684_800_000_000
+"""2000-01-01 00:00 UTC, PostgreSQL's epoch, in microseconds since the Unix epoch."""
 _MICROSECOND: Final = timedelta(microseconds=1)
 
 CACHE_SIZE: Final = 4096
 """Distinct field combinations whose encoding is kept (the cache is emptied when full)."""
 
-_Fields = tuple[
+Fields = tuple[
     str | None,
     str | None,
     str,
@@ -44,17 +48,57 @@ _Fields = tuple[
     bool | None,
     int,
 ]
-_cache: dict[_Fields, bytes] = {}
+"""An audit row's fields but its time: ``subject``, ``client_address``, ``tier``, ``endpoint``,
+``datasets``, ``granularities``, ``returned_granularity``, ``exists`` and ``status`` as in
+:class:`~beacon.storage.privacy.AuditEntry`."""
+_cache: dict[Fields, bytes] = {}
+
+Row = tuple[
+    int,
+    str | None,
+    str | None,
+    str,
+    str,
+    tuple[str, ...],
+    tuple["Granularity", ...],
+    "Granularity",
+    bool | None,
+    int,
+]
+"""One audit row: the time it records in microseconds since the Unix epoch (UTC), then its
+:data:`Fields`."""
+
+
+def microseconds(at: datetime) -> int:
+    """``at`` in microseconds since the Unix epoch; a naive ``at`` is taken as UTC."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return (at - _UNIX_EPOCH) // _MICROSECOND
 
 
 def timestamptz(at: datetime) -> bytes:
     """One ``timestamptz`` field; a naive ``at`` is taken as UTC."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return _TIME.pack(8, (at - _POSTGRES_EPOCH) // _MICROSECOND)
+    return _TIME.pack(8, microseconds(at) - _POSTGRES_EPOCH_US)
 
 
-def _rest(fields: _Fields) -> bytes:
+def row_of(entry: AuditEntry, now_us: int) -> Row:
+    """The :data:`Row` of ``entry``; one without ``at`` records ``now_us`` (microseconds
+    since the Unix epoch)."""
+    return (
+        now_us if entry.at is None else microseconds(entry.at),
+        entry.subject,
+        entry.client_address,
+        entry.tier,
+        entry.endpoint,
+        entry.datasets,
+        entry.granularities,
+        entry.returned_granularity,
+        entry.exists,
+        entry.status,
+    )
+
+
+def _rest(fields: Fields) -> bytes:
     subject, address, tier, endpoint, datasets, granularities, returned, exists, status = fields
     return b"".join(
         (
@@ -77,27 +121,25 @@ def encode_rows(entries: Iterable[AuditEntry], now: datetime) -> bytes:
     An entry without ``at`` is given ``now``. Raises ``struct.error`` for a status outside
     ``smallint``.
     """
+    now_us = microseconds(now)
+    return encode([row_of(e, now_us) for e in entries])
+
+
+def encode(rows: Iterable[Row]) -> bytes:
+    """The whole COPY payload (header, rows, trailer) for ``rows``. Raises ``struct.error``
+    for a status outside ``smallint``."""
     parts = [HEADER]
     cache = _cache
-    for e in entries:
-        fields: _Fields = (
-            e.subject,
-            e.client_address,
-            e.tier,
-            e.endpoint,
-            e.datasets,
-            e.granularities,
-            e.returned_granularity,
-            e.exists,
-            e.status,
-        )
+    append = parts.append
+    for row in rows:
+        fields: Fields = row[1:]
         rest = cache.get(fields)
         if rest is None:
             if len(cache) >= CACHE_SIZE:
                 cache.clear()
             rest = cache[fields] = _rest(fields)
-        parts.append(_ROW_START)
-        parts.append(timestamptz(e.at or now))
-        parts.append(rest)
-    parts.append(TRAILER)
+        append(_ROW_START)
+        append(_TIME.pack(8, row[0] - _POSTGRES_EPOCH_US))
+        append(rest)
+    append(TRAILER)
     return b"".join(parts)

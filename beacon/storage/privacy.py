@@ -256,9 +256,20 @@ async def write_audit(db: Executor, entries: Sequence[AuditEntry], *, timeout_s:
     this call. Raises :class:`beacon.errors.StoreUnavailable` when the database cannot take
     them within ``timeout_s`` seconds.
     """
-    if not entries:
-        return
-    payload = audit_copy.encode_rows(entries, datetime.now(UTC))
+    if entries:
+        await _copy_audit(db, audit_copy.encode_rows(entries, datetime.now(UTC)), timeout_s)
+
+
+async def write_audit_rows(
+    db: Executor, rows: Sequence[audit_copy.Row], *, timeout_s: float
+) -> None:
+    """:func:`write_audit` for rows as :class:`beacon.audit_writer.AuditWriter` buffers them
+    (:data:`beacon.storage.audit_copy.Row`, each with its own time)."""
+    if rows:
+        await _copy_audit(db, audit_copy.encode(rows), timeout_s)
+
+
+async def _copy_audit(db: Executor, payload: bytes, timeout_s: float) -> None:
     async with unavailable_as_error():
         await db.copy_to_table(
             "audit_log",

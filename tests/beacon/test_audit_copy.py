@@ -112,3 +112,24 @@ async def test_a_bad_row_writes_nothing_of_its_batch(db: asyncpg.Connection) -> 
     with pytest.raises(asyncpg.CheckViolationError):
         await privacy.write_audit(db, [entry(), bad], timeout_s=10)
     assert await privacy.read_audit(db) == []
+
+
+async def test_rows_read_back_as_the_entries_they_were_made_from(db: asyncpg.Connection) -> None:
+    rows = [audit_copy.row_of(e, 0) for e in VARIED]
+    assert [r[0] for r in rows] == [audit_copy.microseconds(e.at) for e in VARIED if e.at]
+    await privacy.write_audit_rows(db, rows, timeout_s=10)
+    got = await privacy.read_audit(db, limit=1000)
+    assert [comparable(e) for e in sorted(got, key=lambda e: e.id or 0)] == [
+        comparable(e) for e in VARIED
+    ]
+    assert audit_copy.encode(rows) == audit_copy.encode_rows(VARIED, AT)
+
+
+def test_microseconds_since_the_unix_epoch() -> None:
+    assert audit_copy.microseconds(datetime(1970, 1, 1, tzinfo=UTC)) == 0
+    assert audit_copy.microseconds(datetime(2000, 1, 1, tzinfo=UTC)) == 946_684_800_000_000
+    assert audit_copy.microseconds(AT) == int(AT.timestamp()) * 1_000_000 + 891011
+    assert audit_copy.microseconds(AT.replace(tzinfo=None)) == audit_copy.microseconds(AT)
+    an_hour_east = AT.replace(tzinfo=timezone(timedelta(hours=1)))
+    assert audit_copy.microseconds(an_hour_east) == audit_copy.microseconds(AT) - 3_600_000_000
+    assert audit_copy.row_of(entry(at=None), 42)[0] == 42

@@ -4,6 +4,7 @@ sharing one database (as two worker processes do)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
@@ -130,6 +131,32 @@ async def test_audit_entries_are_written_in_batches_with_their_answer_time(
     writer.record(_entry("10.0.0.9"))
     await writer.close()  # shutdown writes what is left
     assert (await privacy.read_audit(db))[0].client_address == "10.0.0.9"
+
+
+async def test_an_answer_recorded_from_its_fields_carries_the_time_it_was_recorded(
+    pool: Pool, db: asyncpg.Connection
+) -> None:
+    writer = AuditWriter(pool, timeout_s=5, interval_s=3600)
+    before = datetime.now(UTC)
+    writer.record_answer(
+        ("bob", "10.3.0.1", "controlled", "/g_variants", ("w", "x"),
+         (Granularity.COUNT, Granularity.BOOLEAN), Granularity.COUNT, False, 200)
+    )  # fmt: skip
+    after = datetime.now(UTC)
+    await writer.flush()
+    (got,) = await privacy.read_audit(db)
+    assert got.at is not None
+    assert before - timedelta(microseconds=1) <= got.at <= after
+    assert dataclasses.replace(got, id=None, at=None) == privacy.AuditEntry(
+        tier="controlled",
+        endpoint="/g_variants",
+        datasets=("w", "x"),
+        granularities=(Granularity.COUNT, Granularity.BOOLEAN),
+        returned_granularity=Granularity.COUNT,
+        subject="bob",
+        client_address="10.3.0.1",
+        exists=False,
+    )
 
 
 async def test_a_full_batch_is_written_without_waiting_for_the_interval(
