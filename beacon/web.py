@@ -273,7 +273,23 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 
 def query_params(request: web.Request) -> dict[str, str]:
-    """Query-string values, repeated keys joined with commas (``start=1&start=2`` -> ``1,2``)."""
+    """Query-string values, repeated keys joined with commas (``start=1&start=2`` -> ``1,2``),
+    decoded as :attr:`aiohttp.web.Request.query` decodes them.
+
+    A query string with nothing to decode (no ``%`` or ``+``), every pair ``key=value`` and
+    no key twice, the usual one, is split directly; any other goes through ``request.query``
+    (a property test holds the two together).
+    """
+    raw = request.rel_url.raw_query_string
+    if "%" not in raw and "+" not in raw:
+        pairs = raw.split("&")
+        try:
+            plain = dict(pair.split("=", 1) for pair in pairs)
+        except ValueError:  # a pair without "=", or an empty one
+            pass
+        else:
+            if len(plain) == len(pairs):
+                return plain
     params: dict[str, str] = {}
     for key, value in request.query.items():
         earlier = params.get(key)
