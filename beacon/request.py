@@ -675,7 +675,10 @@ def parse_g_variants(
 _PLAIN_KEYS: Final = frozenset(
     {"referenceName", "assemblyId", "start", "referenceBases", "alternateBases"}
 )
+_PLAIN_ORDER: Final = tuple(key for key in QUERY_PARAMETERS if key in _PLAIN_KEYS)
+"""The plain request's parameters in the order ``receivedRequestSummary`` lists them."""
 _PLAIN_BASES: Final = re.compile(r"[ACGT]+")
+_ONE_BASE: Final = frozenset("ACGT")
 _PLAIN_CHROMOSOMES: Final[dict[str, str]] = {
     f"{prefix}{spelling}": name
     for alias, name in normalize.CHROMOSOME_ALIASES.items()
@@ -716,14 +719,14 @@ def _plain_sequence_get(params: Mapping[str, str]) -> BeaconRequest | None:
         or ref == alt
         or len(ref) > MAX_BASES
         or len(alt) > MAX_BASES
-        or not _PLAIN_BASES.fullmatch(ref)
-        or not _PLAIN_BASES.fullmatch(alt)
+        or (ref not in _ONE_BASE and not _PLAIN_BASES.fullmatch(ref))
+        or (alt not in _ONE_BASE and not _PLAIN_BASES.fullmatch(alt))
     ):
         return None
     start = int(start_text)
     if start > MAX_POSITION:
         return None
-    parameters: dict[str, Any] = {key: params[key] for key in QUERY_PARAMETERS if key in params}
+    parameters: dict[str, Any] = {key: params[key] for key in _PLAIN_ORDER if key in params}
     parameters["start"] = [start]
     received = {  # as _received writes it for this request
         "apiVersion": "v2.0.0",
