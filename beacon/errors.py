@@ -1,7 +1,8 @@
 """Domain errors. Each carries the HTTP status it maps to; nothing here imports aiohttp.
 
-The web layer's single error middleware turns a :class:`BeaconError` into a Beacon v2
-error response (``{"meta": ..., "error": {"errorCode": status, "errorMessage": ...}}``).
+The web layer's one error boundary (:func:`beacon.web.edged`, around every route) turns a
+:class:`BeaconError` into a Beacon v2 error response
+(``{"meta": ..., "error": {"errorCode": status, "errorMessage": ...}}``).
 """
 
 from __future__ import annotations

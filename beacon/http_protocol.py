@@ -4,7 +4,7 @@ their content.
 aiohttp answers a request it cannot parse (a request line over
 :data:`beacon.http_limits.MAX_LINE_SIZE`, a header field over ``MAX_FIELD_SIZE``, a malformed
 header, a bad method) from its protocol handler, outside the application and its error
-middleware: by default with a ``text/plain`` body that echoes the start of the offending line,
+boundary: by default with a ``text/plain`` body that echoes the start of the offending line,
 and an ERROR log entry with a traceback that quotes it. The line is the query: a chromosome,
 a position and the bases asked about, or a bearer token in a malformed header.
 
@@ -12,7 +12,7 @@ a position and the bases asked about, or a bearer token in a malformed header.
 answer such requests with a Beacon error document (the body a ``document(status, message)``
 callable builds) and log them at WARNING naming only the client address and the kind of
 fault; the parser's own message, which quotes the request, is logged at DEBUG only. Errors
-aiohttp reports with status 500 (a failure outside the application's middleware) are logged
+aiohttp reports with status 500 (a failure outside the application's error boundary) are logged
 with their traceback, as before, and answered with a Beacon error document without one.
 """
 

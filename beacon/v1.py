@@ -17,7 +17,7 @@ The request is translated into the v2 query language and parsed by
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -363,10 +363,16 @@ async def _query(request: web.Request) -> web.Response:
     return bweb.json_response(doc)
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the v1 routes on the beacon app."""
-    app.router.add_get(PREFIX, _info)
-    app.router.add_get(PREFIX + "/", _info)
-    app.router.add_get(PREFIX + "/info", _info)
-    app.router.add_get(PREFIX + "/query", _query)
-    app.router.add_post(PREFIX + "/query", _query)
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def add_routes(
+    app: web.Application, wrap: Callable[[_Handler], _Handler] = lambda handler: handler
+) -> None:
+    """Register the v1 routes on the beacon app, each handler passed through ``wrap`` (the
+    app's edge, :func:`beacon.web.edged`)."""
+    app.router.add_get(PREFIX, wrap(_info))
+    app.router.add_get(PREFIX + "/", wrap(_info))
+    app.router.add_get(PREFIX + "/info", wrap(_info))
+    app.router.add_get(PREFIX + "/query", wrap(_query))
+    app.router.add_post(PREFIX + "/query", wrap(_query))

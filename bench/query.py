@@ -16,7 +16,7 @@
    (user + system, from /proc) the server's worker processes spent per query: unlike the
    rate, this hardly depends on what else runs on the machine.
 5. With --layers, measures two more floors in between, on exact hits, to show where the time
-   goes: `app, fixed answer` (the beacon's own app, middlewares and settings, with a route
+   goes: `app, fixed answer` (the beacon's own app, settings and per-route edge, with a route
    that returns a fixed JSON document) and `app, no lookup` (the whole g_variants handler,
    with the store's lookup replaced by one that finds nothing without asking PostgreSQL).
    Both are bench-only patches applied inside the worker processes; the beacon's code has no
@@ -296,7 +296,7 @@ def _layer_worker(layer: str, settings: Any, dsn: str) -> None:
 
         def create_with_fixed(*args: Any, **kwargs: Any) -> web.Application:
             app = create_app(*args, **kwargs)
-            app.router.add_get(FIXED_ROUTE, _fixed_answer)
+            app.router.add_get(FIXED_ROUTE, beacon.web.edged(_fixed_answer))
             return app
 
         beacon.web.create_app = create_with_fixed

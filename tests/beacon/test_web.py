@@ -72,8 +72,22 @@ async def test_unknown_path_is_404_and_wrong_method_405(database_url: str) -> No
         response = await client.delete("/g_variants")
         assert response.status == 405
         assert (await response.json())["error"]["errorCode"] == 405
+        assert response.headers["Allow"] == "GET, HEAD, POST"
+        response = await client.put("/g_variants/1-6-A-T")
+        assert response.status == 405
+        assert response.headers["Allow"] == "GET, HEAD, POST"
         response = await client.get("/datasets/missing")
         assert response.status == 404
+        response = await client.get("/api/v1/nothing")
+        assert response.status == 404
+        assert (await response.json())["error"]["errorCode"] == 404  # a v1 error document
+        response = await client.get("/api/v1")
+        assert response.status == 200
+        text = await (await client.get("/metrics")).text()
+        assert 'endpoint="unmatched",method="GET",status="404"' in text
+        assert 'endpoint="unmatched",method="DELETE",status="405"' in text
+        assert "/no/such/path" not in text
+        assert "{tail" not in text
 
 
 async def test_head_is_served_wherever_get_is(database_url: str) -> None:
