@@ -679,6 +679,8 @@ _PLAIN_ORDER: Final = tuple(key for key in QUERY_PARAMETERS if key in _PLAIN_KEY
 """The plain request's parameters in the order ``receivedRequestSummary`` lists them."""
 _PLAIN_BASES: Final = re.compile(r"[ACGT]+")
 _ONE_BASE: Final = frozenset("ACGT")
+_GAPS: Final = frozenset({"-", "."})
+"""How a request says "no bases" (an insertion's reference, a deletion's alternate)."""
 _PLAIN_CHROMOSOMES: Final[dict[str, str]] = {
     f"{prefix}{spelling}": name
     for alias, name in normalize.CHROMOSOME_ALIASES.items()
@@ -698,7 +700,8 @@ _PLAIN_ASSEMBLIES: Final[dict[str, str]] = {
 def _plain_sequence_get(params: Mapping[str, str]) -> BeaconRequest | None:
     """The request most callers send, parsed directly: GET parameters ``referenceName``,
     ``start``, ``referenceBases`` and ``alternateBases`` (and optionally ``assemblyId``), each
-    spelled canonically, with plain bases (A, C, G, T) and a decimal start, and nothing else.
+    spelled canonically, with plain bases (A, C, G, T, or ``-`` / ``.`` for none) and a decimal
+    start, and nothing else.
 
     ``None`` for every other request, which :func:`_parse` then reads, refusing what it must.
     Where this answers it gives exactly what :func:`_parse` gives (a property test holds the
@@ -708,8 +711,10 @@ def _plain_sequence_get(params: Mapping[str, str]) -> BeaconRequest | None:
         return None
     chrom = _PLAIN_CHROMOSOMES.get(params.get("referenceName", ""))
     start_text = params.get("start", "")
-    ref = params.get("referenceBases", "")
-    alt = params.get("alternateBases", "")
+    ref_text = params.get("referenceBases", "")
+    alt_text = params.get("alternateBases", "")
+    ref = "" if ref_text in _GAPS else ref_text
+    alt = "" if alt_text in _GAPS else alt_text
     asm_text = params.get("assemblyId")
     asm = None if asm_text is None else _PLAIN_ASSEMBLIES.get(asm_text)
     if (
@@ -719,8 +724,8 @@ def _plain_sequence_get(params: Mapping[str, str]) -> BeaconRequest | None:
         or ref == alt
         or len(ref) > MAX_BASES
         or len(alt) > MAX_BASES
-        or (ref not in _ONE_BASE and not _PLAIN_BASES.fullmatch(ref))
-        or (alt not in _ONE_BASE and not _PLAIN_BASES.fullmatch(alt))
+        or not (ref in _ONE_BASE or ref_text in _GAPS or _PLAIN_BASES.fullmatch(ref))
+        or not (alt in _ONE_BASE or alt_text in _GAPS or _PLAIN_BASES.fullmatch(alt))
     ):
         return None
     start = int(start_text)

@@ -345,8 +345,12 @@ def test_the_direct_reading_answers_the_common_request() -> None:
     assert _plain_sequence_get(SNP) is not None
     assert _plain_sequence_get({**SNP, "assemblyId": "GRCh38", "start": "0"}) is not None
     assert _plain_sequence_get({**SNP, "referenceBases": "CAG", "alternateBases": "C"}) is not None
+    assert _plain_sequence_get({**SNP, "referenceBases": "-", "alternateBases": "CA"}) is not None
+    assert _plain_sequence_get({**SNP, "referenceBases": "GT", "alternateBases": "."}) is not None
     for declined in (
         {**SNP, "referenceBases": "N"},
+        {**SNP, "referenceBases": "-", "alternateBases": "."},
+        {**SNP, "referenceBases": ""},
         {**SNP, "referenceName": "NC_000017.11"},
         {**SNP, "start": " 5"},
         {**SNP, "requestedGranularity": "count"},
