@@ -79,7 +79,7 @@ class AuditWriter:
         :data:`beacon.storage.audit_copy.Fields` order; ``datasets`` and ``granularities``
         parallel), without making an :class:`~beacon.storage.privacy.AuditEntry`: the query
         path's way. Raises as :meth:`record`."""
-        self._append((time.time_ns() // 1000, *fields))
+        self._append((time.time_ns() // 1000, fields))
 
     def _append(self, row: audit_copy.Row) -> None:
         if len(self._pending) >= self._max_pending:

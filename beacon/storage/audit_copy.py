@@ -53,19 +53,8 @@ Fields = tuple[
 :class:`~beacon.storage.privacy.AuditEntry`."""
 _cache: dict[Fields, bytes] = {}
 
-Row = tuple[
-    int,
-    str | None,
-    str | None,
-    str,
-    str,
-    tuple[str, ...],
-    tuple["Granularity", ...],
-    "Granularity",
-    bool | None,
-    int,
-]
-"""One audit row: the time it records in microseconds since the Unix epoch (UTC), then its
+Row = tuple[int, Fields]
+"""One audit row: the time it records in microseconds since the Unix epoch (UTC), and its
 :data:`Fields`."""
 
 
@@ -84,8 +73,7 @@ def timestamptz(at: datetime) -> bytes:
 def row_of(entry: AuditEntry, now_us: int) -> Row:
     """The :data:`Row` of ``entry``; one without ``at`` records ``now_us`` (microseconds
     since the Unix epoch)."""
-    return (
-        now_us if entry.at is None else microseconds(entry.at),
+    return now_us if entry.at is None else microseconds(entry.at), (
         entry.subject,
         entry.client_address,
         entry.tier,
@@ -131,15 +119,14 @@ def encode(rows: Iterable[Row]) -> bytes:
     parts = [HEADER]
     cache = _cache
     append = parts.append
-    for row in rows:
-        fields: Fields = row[1:]
+    for at_us, fields in rows:
         rest = cache.get(fields)
         if rest is None:
             if len(cache) >= CACHE_SIZE:
                 cache.clear()
             rest = cache[fields] = _rest(fields)
         append(_ROW_START)
-        append(_TIME.pack(8, row[0] - _POSTGRES_EPOCH_US))
+        append(_TIME.pack(8, at_us - _POSTGRES_EPOCH_US))
         append(rest)
     append(TRAILER)
     return b"".join(parts)

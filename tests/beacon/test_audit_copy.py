@@ -133,3 +133,4 @@ def test_microseconds_since_the_unix_epoch() -> None:
     an_hour_east = AT.replace(tzinfo=timezone(timedelta(hours=1)))
     assert audit_copy.microseconds(an_hour_east) == audit_copy.microseconds(AT) - 3_600_000_000
     assert audit_copy.row_of(entry(at=None), 42)[0] == 42
+    assert audit_copy.row_of(entry(), 0)[1] == audit_copy.row_of(entry(at=None), 1)[1]
