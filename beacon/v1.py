@@ -17,9 +17,9 @@ The request is translated into the v2 query language and parsed by
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
@@ -36,6 +36,9 @@ from beacon.model import (
 )
 from beacon.request import MAX_POSITION, parse_g_variants
 from beacon.responses import Permitted
+
+if TYPE_CHECKING:
+    from beacon.web import Handler
 
 API_VERSION: Final = "v1.1.0"
 PREFIX: Final = "/api/v1"
@@ -363,12 +366,7 @@ async def _query(request: web.Request) -> web.Response:
     return bweb.json_response(doc)
 
 
-_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def add_routes(
-    app: web.Application, wrap: Callable[[_Handler], _Handler] = lambda handler: handler
-) -> None:
+def add_routes(app: web.Application, wrap: Callable[[Handler], Handler]) -> None:
     """Register the v1 routes on the beacon app, each handler passed through ``wrap`` (the
     app's edge, :func:`beacon.web.edged`)."""
     app.router.add_get(PREFIX, wrap(_info))
