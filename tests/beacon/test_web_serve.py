@@ -58,7 +58,10 @@ async def served(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
 async def test_two_workers_share_the_port(served: str) -> None:
     workers = set()
     timeout = aiohttp.ClientTimeout(total=5)
-    for _ in range(40):
+    # /health answered by the first worker up does not mean the second listens yet (each
+    # worker is a spawned interpreter that binds the port when it has started): keep asking,
+    # a little apart, for up to 30 s.
+    for _ in range(300):
         # a fresh connection each time, so the kernel may pick either worker
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async with session.get(f"{served}/metrics") as response:
@@ -69,6 +72,7 @@ async def test_two_workers_share_the_port(served: str) -> None:
                 assert (await response.json())["responseSummary"]["exists"] is True
         if len(workers) == 2:
             break
+        await asyncio.sleep(0.1)
     assert len(workers) == 2
 
 
