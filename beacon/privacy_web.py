@@ -129,7 +129,7 @@ def audit_query(
         (
             caller.subject,
             caller.client_address,
-            caller.tier.value,
+            caller.tier,  # a StrEnum member is the string it names
             endpoint,
             datasets,
             answered,

@@ -675,8 +675,6 @@ def parse_g_variants(
 _PLAIN_KEYS: Final = frozenset(
     {"referenceName", "assemblyId", "start", "referenceBases", "alternateBases"}
 )
-_PLAIN_ORDER: Final = tuple(key for key in QUERY_PARAMETERS if key in _PLAIN_KEYS)
-"""The plain request's parameters in the order ``receivedRequestSummary`` lists them."""
 _PLAIN_BASES: Final = re.compile(r"[ACGT]+")
 _ONE_BASE: Final = frozenset("ACGT")
 _GAPS: Final = frozenset({"-", "."})
@@ -731,8 +729,13 @@ def _plain_sequence_get(params: Mapping[str, str]) -> BeaconRequest | None:
     start = int(start_text)
     if start > MAX_POSITION:
         return None
-    parameters: dict[str, Any] = {key: params[key] for key in _PLAIN_ORDER if key in params}
+    # In QUERY_PARAMETERS order, as _received lists them (the property test checks the bytes).
+    parameters: dict[str, Any] = {"referenceName": params["referenceName"]}
+    if asm_text is not None:
+        parameters["assemblyId"] = asm_text
     parameters["start"] = [start]
+    parameters["referenceBases"] = ref_text
+    parameters["alternateBases"] = alt_text
     received = {  # as _received writes it for this request
         "apiVersion": "v2.0.0",
         "requestedSchemas": [],
@@ -742,7 +745,8 @@ def _plain_sequence_get(params: Mapping[str, str]) -> BeaconRequest | None:
         "requestParameters": {"g_variant": parameters},
         "testMode": False,
     }
-    start, ref, alt = normalize.trim_bases(start, ref, alt)
+    if len(ref) != 1 or len(alt) != 1:  # two different single bases are trimmed already
+        start, ref, alt = normalize.trim_bases(start, ref, alt)
     query = VariantQuery(
         QueryKind.SEQUENCE, chrom, asm, start, start + len(ref), reference_bases=ref,
         alternate_bases=alt,

@@ -430,7 +430,10 @@ def g_variants_response(
     ``resultsCount``, at ``record`` also one page of genomicVariations.
     """
     counts = [(item, found.get(item.dataset.id)) for item in permitted]
-    total = sum(hit.total for _, hit in counts if hit is not None)
+    total = 0
+    for _, hit in counts:
+        if hit is not None:
+            total += hit.total
     meta = response_meta(
         settings,
         returned_granularity=granularity,

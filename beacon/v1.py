@@ -366,11 +366,11 @@ async def _query(request: web.Request) -> web.Response:
     return bweb.json_response(doc)
 
 
-def add_routes(app: web.Application, wrap: Callable[[Handler], Handler]) -> None:
-    """Register the v1 routes on the beacon app, each handler passed through ``wrap`` (the
-    app's edge, :func:`beacon.web.edged`)."""
-    app.router.add_get(PREFIX, wrap(_info))
-    app.router.add_get(PREFIX + "/", wrap(_info))
-    app.router.add_get(PREFIX + "/info", wrap(_info))
-    app.router.add_get(PREFIX + "/query", wrap(_query))
-    app.router.add_post(PREFIX + "/query", wrap(_query))
+def add_routes(app: web.Application, wrap: Callable[[Handler, str], Handler]) -> None:
+    """Register the v1 routes on the beacon app, each handler passed through ``wrap`` with its
+    route's path (the app's edge, :func:`beacon.web.edged`)."""
+    for path in (PREFIX, PREFIX + "/", PREFIX + "/info"):
+        app.router.add_get(path, wrap(_info, path))
+    query = PREFIX + "/query"
+    app.router.add_get(query, wrap(_query, query))
+    app.router.add_post(query, wrap(_query, query))

@@ -216,12 +216,16 @@ class Store:
             catalogue = await self.datasets()
         return self._visible_in(catalogue, caller)
 
-    def _visible_in(self, catalogue: list[Dataset], caller: Caller) -> tuple[Permitted, ...]:
-        """:meth:`visible` in ``catalogue``, the current catalogue."""
+    def _caches_for(self, catalogue: list[Dataset]) -> None:
+        """Start both caches again when ``catalogue``, the current one, is new."""
         if catalogue is not self._visible_of:
             self._visible = {}
             self._plans = {}
             self._visible_of = catalogue
+
+    def _visible_in(self, catalogue: list[Dataset], caller: Caller) -> tuple[Permitted, ...]:
+        """:meth:`visible` in ``catalogue``, the current catalogue."""
+        self._caches_for(catalogue)
         key = caller.access_key
         found = self._visible.get(key)
         if found is None:
@@ -240,11 +244,11 @@ class Store:
         catalogue = self._catalogue_now()
         if catalogue is None:
             catalogue = await self.datasets()
-        visible = self._visible_in(catalogue, caller)
+        self._caches_for(catalogue)
         key = plan_key(caller, request, scope)
         plan = self._plans.get(key)
         if plan is None:
-            plan = plan_query(caller, visible, request, scope)
+            plan = plan_query(caller, self._visible_in(catalogue, caller), request, scope)
             if len(self._plans) >= VISIBLE_CACHE_SIZE:
                 self._plans = {}
             self._plans[key] = plan
@@ -285,7 +289,7 @@ def query_params(request: web.Request) -> dict[str, str]:
     if "%" not in raw and "+" not in raw:
         pairs = raw.split("&")
         try:
-            plain = dict(pair.split("=", 1) for pair in pairs)
+            plain = dict([pair.split("=", 1) for pair in pairs])  # a list: faster than a generator
         except ValueError:  # a pair without "=", or an empty one
             pass
         else:
@@ -378,9 +382,10 @@ def root_url(request: web.Request) -> str:
 
 
 async def answer_g_variants(
-    request: web.Request, parsed: BeaconRequest, scope: str | None = None
+    request: web.Request, parsed: BeaconRequest, endpoint: str, scope: str | None = None
 ) -> dict[str, Any]:
-    """Run a parsed query for the caller and build the Beacon v2 answer."""
+    """Run a parsed query for the caller and build the Beacon v2 answer; ``endpoint`` is the
+    route template the audit log records."""
     app = request.app
     settings = app[SETTINGS]
     store = app[STORE]
@@ -408,7 +413,7 @@ async def answer_g_variants(
         app[AUDIT],
         settings,
         caller,
-        endpoint=_endpoint(request),
+        endpoint=endpoint,
         datasets=plan.dataset_ids,
         answered=plan.answered,
         returned=plan.returned,
@@ -417,10 +422,16 @@ async def answer_g_variants(
     return doc
 
 
+G_VARIANTS: Final = "/g_variants"
+G_VARIANT: Final = "/g_variants/{id}"
+DATASET_G_VARIANTS: Final = "/datasets/{id}/g_variants"
+"""The query routes' templates: their paths, and the endpoint their audit entries name."""
+
+
 async def g_variants(request: web.Request) -> web.Response:
     body = await g_variants_body(request)
     parsed = parse_g_variants(query_params(request), body)
-    return json_response(await answer_g_variants(request, parsed))
+    return json_response(await answer_g_variants(request, parsed, G_VARIANTS))
 
 
 async def g_variant_by_id(request: web.Request) -> web.Response:
@@ -428,13 +439,14 @@ async def g_variant_by_id(request: web.Request) -> web.Response:
     params = query_params(request)
     params.setdefault("requestedGranularity", "record")
     parsed = parse_g_variants(params, body, variant_id=request.match_info["id"])
-    return json_response(await answer_g_variants(request, parsed))
+    return json_response(await answer_g_variants(request, parsed, G_VARIANT))
 
 
 async def dataset_g_variants(request: web.Request) -> web.Response:
     body = await g_variants_body(request)
     parsed = parse_g_variants(query_params(request), body)
-    return json_response(await answer_g_variants(request, parsed, request.match_info["id"]))
+    scope = request.match_info["id"]
+    return json_response(await answer_g_variants(request, parsed, DATASET_G_VARIANTS, scope))
 
 
 # --- framework endpoints ---------------------------------------------------------------------
@@ -535,11 +547,13 @@ def _endpoint(request: web.Request) -> str:
     route = info.route if info.http_exception is None else None
     resource = route.resource if route is not None else None
     canonical = resource.canonical if resource is not None else _UNROUTED_CANONICAL
-    return "unmatched" if canonical == _UNROUTED_CANONICAL else canonical
+    return UNMATCHED if canonical == _UNROUTED_CANONICAL else canonical
 
 
-def edged(handler: Handler) -> Handler:
-    """``handler`` inside the app's edge, which every route of :func:`create_app` has:
+def edged(handler: Handler, endpoint: str) -> Handler:
+    """``handler`` inside the app's edge, which every route of :func:`create_app` has;
+    ``endpoint`` is the route's template (``/datasets/{id}``), the name metrics and the access
+    log give its requests (``unmatched`` for :func:`_unrouted`):
 
     - errors: every failure becomes a Beacon error document (:func:`_failure`); anything
       unexpected a 500 without details;
@@ -585,7 +599,7 @@ def edged(handler: Handler) -> Handler:
             status = response.status
             return response
         finally:
-            _observe(request, status, time.perf_counter() - started)
+            _observe(request, endpoint, status, time.perf_counter() - started)
 
     answer.__name__ = answer.__qualname__ = getattr(handler, "__name__", "handler")
     return answer
@@ -594,6 +608,8 @@ def edged(handler: Handler) -> Handler:
 _UNROUTED: Final = "/{tail:.*}"
 """The last route, taking every path and method no other route takes."""
 _UNROUTED_CANONICAL: Final = "/{tail}"
+UNMATCHED: Final = "unmatched"
+"""The endpoint name of requests no route takes (metrics, access log)."""
 
 
 async def _unrouted(request: web.Request) -> web.StreamResponse:
@@ -608,10 +624,9 @@ async def _unrouted(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound()
 
 
-def _observe(request: web.Request, status: int, elapsed: float) -> None:
-    """Metrics and the access log of one answered request (``elapsed`` in seconds). Only the
-    route template is logged above DEBUG."""
-    endpoint = _endpoint(request)
+def _observe(request: web.Request, endpoint: str, status: int, elapsed: float) -> None:
+    """Metrics and the access log of one answered request (``elapsed`` in seconds) to the route
+    ``endpoint``. Only the route template is logged above DEBUG."""
     request.app[METRICS].observe(endpoint, request.method, status, elapsed)
     if access_log.isEnabledFor(logging.DEBUG):
         access_log.debug(
@@ -699,12 +714,12 @@ ROUTES: Final = (
     _Route("GET", "/filtering_terms", filtering_terms),
     _Route("GET", "/datasets", datasets),
     _Route("GET", "/datasets/{id}", dataset),
-    _Route("GET", "/datasets/{id}/g_variants", dataset_g_variants),
-    _Route("POST", "/datasets/{id}/g_variants", dataset_g_variants),
-    _Route("GET", "/g_variants", g_variants),
-    _Route("POST", "/g_variants", g_variants),
-    _Route("GET", "/g_variants/{id}", g_variant_by_id),
-    _Route("POST", "/g_variants/{id}", g_variant_by_id),
+    _Route("GET", DATASET_G_VARIANTS, dataset_g_variants),
+    _Route("POST", DATASET_G_VARIANTS, dataset_g_variants),
+    _Route("GET", G_VARIANTS, g_variants),
+    _Route("POST", G_VARIANTS, g_variants),
+    _Route("GET", G_VARIANT, g_variant_by_id),
+    _Route("POST", G_VARIANT, g_variant_by_id),
     _Route("GET", "/health", health),
     _Route("GET", "/metrics", metrics),
     _Route("GET", "/openapi.json", openapi_document),
@@ -732,13 +747,13 @@ def create_app(
     app[METRICS] = Metrics(worker=str(os.getpid()))
     for route in ROUTES:
         if route.method == "GET":  # and HEAD wherever GET is served (RFC 9110)
-            app.router.add_get(route.path, edged(route.handler), allow_head=True)
+            app.router.add_get(route.path, edged(route.handler, route.path), allow_head=True)
         else:
-            app.router.add_route(route.method, route.path, edged(route.handler))
+            app.router.add_route(route.method, route.path, edged(route.handler, route.path))
     from beacon import v1
 
     v1.add_routes(app, edged)
-    app.router.add_route("*", _UNROUTED, edged(_unrouted))  # last
+    app.router.add_route("*", _UNROUTED, edged(_unrouted, UNMATCHED))  # last
     app.cleanup_ctx.append(_store_ctx(dsn))
     return app
 

@@ -296,7 +296,7 @@ def _layer_worker(layer: str, settings: Any, dsn: str) -> None:
 
         def create_with_fixed(*args: Any, **kwargs: Any) -> web.Application:
             app = create_app(*args, **kwargs)
-            app.router.add_get(FIXED_ROUTE, beacon.web.edged(_fixed_answer))
+            app.router.add_get(FIXED_ROUTE, beacon.web.edged(_fixed_answer, FIXED_ROUTE))
             return app
 
         beacon.web.create_app = create_with_fixed

@@ -304,3 +304,30 @@ async def test_a_request_without_credentials_is_anonymous_without_asking(cohort:
     assert anonymous["responseSummary"] == {"exists": False}
     assert controlled["meta"]["returnedGranularity"] == "count"
     assert controlled["responseSummary"] == {"exists": True, "numTotalResults": 1}
+
+
+async def test_each_query_route_audits_its_own_template(
+    cohort: str, db: asyncpg.Connection
+) -> None:
+    """The audit entry of a query names the route it came through, as the metrics do; never
+    the concrete path, which holds the allele or the dataset asked about."""
+    allele = _allele("1", 4000, "T", "C")
+    paths = {
+        "/g_variants": ("/g_variants", allele),
+        "/g_variants/{id}": ("/g_variants/1-4001-T-C", {}),
+        "/datasets/{id}/g_variants": ("/datasets/w/g_variants", allele),
+        "/api/v1/query": ("/api/v1/query", {"referenceName": "1", "start": "4000",
+                          "referenceBases": "T", "alternateBases": "C", "assemblyId": "GRCh38"}),
+    }  # fmt: skip
+    async for client in _client(cohort):
+        for path, params in paths.values():
+            async with client.get(path, params=params) as resp:
+                assert resp.status == 200, await resp.text()
+        async with client.get("/metrics") as resp:
+            metrics = await resp.text()
+    entries = await privacy.read_audit(db, limit=10)
+    assert sorted(e.endpoint for e in entries) == sorted(paths)
+    for template in paths:
+        assert f'endpoint="{template}",method="GET",status="200"}} 1' in metrics
+    assert "4000" not in repr(entries)
+    assert "4001" not in repr(entries)
