@@ -276,10 +276,11 @@ def measure_in_rounds(
     query, and ``low``/``high``, the least and greatest of its per-round rates relative to the
     floor's in the same round."""
     rounds = max(1, min(args.rounds, args.duration))
-    piece = argparse.Namespace(**{**vars(args), "duration": max(1, args.duration // rounds)})
     got: dict[str, list[dict[str, float]]] = {run.name: [] for run in runs}
     workers = {run.server: worker_pids(run.server) for run in runs}  # all started by now
-    for _ in range(rounds):
+    for round_ in range(rounds):
+        seconds = args.duration // rounds + (round_ < args.duration % rounds)  # whole seconds
+        piece = argparse.Namespace(**{**vars(args), "duration": seconds})
         for run in runs:
             measured = run_wrk(wrk, run.url, run.paths, tmp, run.key, piece, workers[run.server])
             got[run.name].append(measured)
