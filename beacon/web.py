@@ -541,15 +541,6 @@ async def openapi_document(request: web.Request) -> web.Response:
 # --- the edge around every route -------------------------------------------------------------
 
 
-def _endpoint(request: web.Request) -> str:
-    """The route template a request took (``unmatched`` for :func:`_unrouted`)."""
-    info = request.match_info
-    route = info.route if info.http_exception is None else None
-    resource = route.resource if route is not None else None
-    canonical = resource.canonical if resource is not None else _UNROUTED_CANONICAL
-    return UNMATCHED if canonical == _UNROUTED_CANONICAL else canonical
-
-
 def edged(handler: Handler, endpoint: str) -> Handler:
     """``handler`` inside the app's edge, which every route of :func:`create_app` has;
     ``endpoint`` is the route's template (``/datasets/{id}``), the name metrics and the access
@@ -587,11 +578,11 @@ def edged(handler: Handler, endpoint: str) -> Handler:
                     if exc.status < 400:
                         status = exc.status
                         raise
-                    response = _failure(request, exc)
+                    response = _failure(request, exc, endpoint)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    response = _failure(request, exc)
+                    response = _failure(request, exc, endpoint)
             if allowed and origin is not None:
                 response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
                 if "*" not in origins:
@@ -656,9 +647,10 @@ def _preflight() -> web.Response:
     return response
 
 
-def _failure(request: web.Request, exc: Exception) -> web.Response:
+def _failure(request: web.Request, exc: Exception, endpoint: str) -> web.Response:
     """The Beacon error document for a failure (an HTTP error of status 400 or more, a
-    :class:`BeaconError`, or anything else as a 500 without details, logged as a defect)."""
+    :class:`BeaconError`, or anything else as a 500 without details, logged as a defect of
+    the route ``endpoint``)."""
     if isinstance(exc, BeaconError):
         if isinstance(exc, StoreUnavailable):
             request.app[METRICS].store_unavailable()
@@ -677,7 +669,7 @@ def _failure(request: web.Request, exc: Exception) -> web.Response:
         if isinstance(exc, web.HTTPMethodNotAllowed):
             response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
         return response
-    log_defect(log, exc, f"answering {request.method} {_endpoint(request)}")
+    log_defect(log, exc, f"answering {request.method} {endpoint}")
     return _error(request, 500, "internal error", None)
 
 
